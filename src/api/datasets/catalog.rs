@@ -1,0 +1,160 @@
+//! Catalog handlers: list, read and create datasets.
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::resolve::authorize;
+use crate::api::state::AppState;
+use crate::auth::Principal;
+use crate::catalog::{self, DatasetDetail, DatasetFilter, DatasetSummary, NewDataset, Tier};
+use crate::error::{Error, Result};
+use crate::policy::{self, Action};
+
+/// Query parameters of the dataset listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Words that must each appear in the title, description or a tag (case-insensitive).
+    #[param(example = "flights")]
+    pub q: Option<String>,
+    /// Only datasets of this organisation (slug).
+    #[param(example = "us-dot-bts")]
+    pub organization: Option<String>,
+    /// Only datasets with this tag.
+    #[param(example = "transport")]
+    pub tag: Option<String>,
+    /// Only datasets of this tier.
+    pub tier: Option<Tier>,
+    /// Datasets per page, 1 to 500 (default 50).
+    #[param(example = 50, minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// Datasets to skip.
+    #[param(example = 0)]
+    pub offset: Option<u32>,
+}
+
+/// A page of the dataset listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetList {
+    /// The datasets of this page.
+    pub data: Vec<DatasetSummary>,
+    /// Matching datasets the caller may see, over all pages.
+    #[schema(example = 5)]
+    pub total: i64,
+    /// Page size used.
+    #[schema(example = 50)]
+    pub limit: u32,
+    /// Offset used.
+    #[schema(example = 0)]
+    pub offset: u32,
+}
+
+pub(crate) fn page_bounds(limit: Option<u32>, offset: Option<u32>) -> Result<(u32, u32)> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Error::bad_request("limit must be between 1 and 500"));
+    }
+    Ok((limit, offset.unwrap_or(0)))
+}
+
+/// List datasets the caller may see, with search and filters.
+#[utoipa::path(
+    tag = "catalog",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of datasets", body = DatasetList),
+        (status = 400, description = "A parameter is invalid"),
+        (status = 401, description = "The credentials are invalid"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/v1/datasets")]
+pub async fn list_datasets(
+    state: web::Data<AppState>,
+    principal: Principal,
+    params: web::Query<ListParams>,
+) -> Result<web::Json<DatasetList>> {
+    let params = params.into_inner();
+    let (limit, offset) = page_bounds(params.limit, params.offset)?;
+    let filter = DatasetFilter {
+        q: params.q,
+        organization: params.organization,
+        tag: params.tag,
+        tier: params.tier,
+    };
+    let tiers = policy::visible_tiers(&principal);
+    let (data, total) = state
+        .db
+        .run(move |conn| {
+            catalog::list_datasets(conn, &filter, &tiers, i64::from(limit), i64::from(offset))
+        })
+        .await?;
+    Ok(web::Json(DatasetList {
+        data,
+        total,
+        limit,
+        offset,
+    }))
+}
+
+/// Read a dataset's metadata: columns with types, row count, versions, licence.
+#[utoipa::path(
+    tag = "catalog",
+    params(("slug" = String, Path, description = "Dataset slug", example = "nyc-flights-2013")),
+    responses(
+        (status = 200, description = "The dataset's metadata", body = DatasetDetail),
+        (status = 401, description = "The credentials are invalid"),
+        (status = 404, description = "No such dataset, or not visible to the caller"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/v1/datasets/{slug}")]
+pub async fn get_dataset(
+    state: web::Data<AppState>,
+    principal: Principal,
+    slug: web::Path<String>,
+) -> Result<web::Json<DatasetDetail>> {
+    let slug = slug.into_inner();
+    let detail = state
+        .db
+        .run(move |conn| {
+            let dataset = authorize(conn, &principal, &slug, Action::CatalogRead)?;
+            dataset.detail(conn)
+        })
+        .await?;
+    Ok(web::Json(detail))
+}
+
+/// Create a dataset (metadata only; upload its data with `PUT …/data`).
+#[utoipa::path(
+    tag = "publishing",
+    request_body = NewDataset,
+    responses(
+        (status = 201, description = "The dataset was created", body = DatasetDetail),
+        (status = 400, description = "The metadata is invalid"),
+        (status = 401, description = "No or invalid credentials"),
+        (status = 403, description = "The caller may not publish, or publishing over HTTP is off"),
+        (status = 409, description = "The slug is taken"),
+        (status = 413, description = "The body is too large"),
+        (status = 415, description = "The body is not JSON"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/datasets")]
+pub async fn create_dataset(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<NewDataset>,
+) -> Result<HttpResponse> {
+    super::publish::require_publisher(&state, &principal)?;
+    let new = body.into_inner();
+    let detail = state
+        .db
+        .run(move |conn| catalog::create_dataset(conn, &new)?.detail(conn))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/datasets/{}", detail.summary.slug)))
+        .json(detail))
+}

@@ -1,0 +1,187 @@
+//! Publishing handler: upload a CSV body as the next version of a dataset.
+//! The body is streamed to a temporary file (never held in memory), bounded
+//! by the configured size, then imported on a blocking thread.
+
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, put, web};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use utoipa::{IntoParams, ToSchema};
+
+use super::resolve::authorize;
+use crate::api::state::AppState;
+use crate::auth::Principal;
+use crate::catalog::VersionInfo;
+use crate::data::import::{ImportSource, NoProgress, import_file};
+use crate::data::types::Column;
+use crate::error::{Error, Kind, Result};
+use crate::policy::Action;
+
+/// Refuses callers that cannot publish, saying why.
+pub fn require_publisher(state: &AppState, principal: &Principal) -> Result<()> {
+    if !state.publishing_enabled {
+        return Err(Error::forbidden(
+            "publishing over HTTP is off on this server: it has no admin_token (set KAIFANG_ADMIN_TOKEN), or publish with `kaifang import`",
+        ));
+    }
+    match principal {
+        Principal::Admin => Ok(()),
+        Principal::Anonymous => Err(Error::unauthorized(
+            "publishing needs credentials; send Authorization: Bearer <admin token>",
+        )),
+    }
+}
+
+/// Query parameters of an upload.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PublishParams {
+    /// Name of the source file, recorded with the version.
+    #[param(example = "flights-2013.csv")]
+    pub source_name: Option<String>,
+}
+
+/// The version an upload created.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishedVersion {
+    /// Dataset slug.
+    #[schema(example = "nyc-flights-2013")]
+    pub dataset: String,
+    /// The new current version.
+    pub version: VersionInfo,
+    /// Its columns with their inferred types.
+    pub columns: Vec<Column>,
+}
+
+fn check_content_type(req: &HttpRequest) -> Result<()> {
+    let ct = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match ct.as_str() {
+        "text/csv" | "application/csv" | "application/gzip" | "application/x-gzip" => Ok(()),
+        _ => Err(Error::new(
+            Kind::UnsupportedMediaType,
+            "send the file as CSV with Content-Type: text/csv (or application/gzip for a gzipped CSV)",
+        )),
+    }
+}
+
+fn too_large(max: u64) -> Error {
+    Error::new(
+        Kind::PayloadTooLarge,
+        format!(
+            "the upload is larger than the limit of {max} bytes (max_upload_bytes); split the file or ask the operator to raise the limit"
+        ),
+    )
+}
+
+/// Upload a CSV file as the next version of a dataset. The new version
+/// replaces the current one atomically; a rejected file changes nothing.
+#[utoipa::path(
+    tag = "publishing",
+    params(
+        ("slug" = String, Path, description = "Dataset slug", example = "nyc-flights-2013"),
+        PublishParams
+    ),
+    request_body(
+        description = "The CSV file: a header row, UTF-8, comma-separated; may be gzipped",
+        content(("text/csv"), ("application/gzip"))
+    ),
+    responses(
+        (status = 201, description = "The new version is current", body = PublishedVersion),
+        (status = 400, description = "The file is not valid CSV; `detail` names the line and column"),
+        (status = 401, description = "No or invalid credentials"),
+        (status = 403, description = "The caller may not publish, or publishing over HTTP is off"),
+        (status = 404, description = "No such dataset"),
+        (status = 413, description = "The file is larger than max_upload_bytes"),
+        (status = 415, description = "The body is not CSV"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/v1/datasets/{slug}/data")]
+pub async fn publish_dataset_data(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    principal: Principal,
+    slug: web::Path<String>,
+    params: web::Query<PublishParams>,
+    mut body: web::Payload,
+) -> Result<HttpResponse> {
+    require_publisher(&state, &principal)?;
+    let slug = slug.into_inner();
+    let check_slug = slug.clone();
+    let check_principal = principal.clone();
+    let dataset = state
+        .db
+        .run(move |conn| authorize(conn, &check_principal, &check_slug, Action::DatasetPublish))
+        .await?;
+    check_content_type(&req)?;
+    let max = state.max_upload_bytes;
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large(max));
+    }
+
+    let spool = tempfile::NamedTempFile::new()
+        .map_err(|e| Error::internal("creating upload spool file", e))?;
+    let mut file = tokio::fs::File::from_std(
+        spool
+            .reopen()
+            .map_err(|e| Error::internal("opening upload spool file", e))?,
+    );
+    let mut written: u64 = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| Error::bad_request(format!("reading the upload failed: {e}")))?;
+        written += chunk.len() as u64;
+        if written > max {
+            return Err(too_large(max));
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| Error::internal("writing upload spool file", e))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| Error::internal("writing upload spool file", e))?;
+    drop(file);
+
+    let source = ImportSource {
+        name: params
+            .into_inner()
+            .source_name
+            .filter(|n| !n.is_empty())
+            .map(|n| n.chars().take(200).collect())
+            .unwrap_or_else(|| "upload.csv".to_string()),
+        imported_by: principal.subject().to_string(),
+    };
+    let version = state
+        .db
+        .run(move |conn| {
+            let version = import_file(conn, &dataset, spool.path(), &source, &mut NoProgress)?;
+            drop(spool);
+            Ok(version)
+        })
+        .await?;
+    tracing::info!(dataset.slug = %slug, version = version.number, rows = version.row_count, "published");
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/datasets/{slug}")))
+        .json(PublishedVersion {
+            dataset: slug,
+            columns: version.columns.clone(),
+            version: version.info(),
+        }))
+}

@@ -1,0 +1,89 @@
+//! Turning a dataset slug in a URL into the dataset and its current
+//! version, with the policy decision applied: a dataset the caller may not
+//! see answers exactly like one that does not exist.
+
+use crate::auth::Principal;
+use crate::catalog::{self, DatasetRecord, DatasetSlug, Tier, VersionRecord};
+use crate::data::plan::Target;
+use crate::data::sql::Dialect;
+use crate::db::{AnyConnection, Backend};
+use crate::error::{Error, Result};
+use crate::policy::{self, Action, Decision};
+
+fn not_found(slug: &str) -> Error {
+    Error::not_found(format!(
+        "no dataset named '{}'; list datasets with GET /v1/datasets",
+        slug.chars().take(80).collect::<String>()
+    ))
+}
+
+fn denied(principal: &Principal, dataset: &DatasetRecord, action: Action) -> Error {
+    match (dataset.tier, action) {
+        (Tier::Conditional, Action::DataQuery | Action::DataExport) => Error::forbidden(format!(
+            "dataset '{}' is conditionally open: its metadata is public, its data needs an approved access request; read the terms at GET /v1/datasets/{} and apply to its publisher",
+            dataset.slug, dataset.slug
+        )),
+        _ if *principal == Principal::Anonymous => Error::unauthorized(format!(
+            "{} on dataset '{}' needs credentials; send Authorization: Bearer <token>",
+            action.as_str(),
+            dataset.slug
+        )),
+        _ => Error::forbidden(format!(
+            "you may not {} dataset '{}'",
+            action.as_str(),
+            dataset.slug
+        )),
+    }
+}
+
+/// The dataset behind `slug` if `principal` may do `action` on it.
+pub fn authorize(
+    conn: &mut AnyConnection,
+    principal: &Principal,
+    slug: &str,
+    action: Action,
+) -> Result<DatasetRecord> {
+    let parsed = DatasetSlug::parse(slug).map_err(|_| not_found(slug))?;
+    let dataset = catalog::find_dataset(conn, &parsed)?.ok_or_else(|| not_found(slug))?;
+    match policy::decide(principal, dataset.tier, action) {
+        Decision::Allow => Ok(dataset),
+        Decision::Hidden => Err(not_found(slug)),
+        Decision::Deny => {
+            // Only a caller allowed to see the dataset learns why it was refused.
+            if policy::decide(principal, dataset.tier, Action::CatalogRead) == Decision::Allow {
+                Err(denied(principal, &dataset, action))
+            } else {
+                Err(not_found(slug))
+            }
+        }
+    }
+}
+
+/// The dataset and its current version, for reading rows.
+pub fn authorize_rows(
+    conn: &mut AnyConnection,
+    principal: &Principal,
+    slug: &str,
+    action: Action,
+) -> Result<(DatasetRecord, VersionRecord)> {
+    let dataset = authorize(conn, principal, slug, action)?;
+    let version = catalog::current_version(conn, &dataset)?.ok_or_else(|| {
+        Error::conflict(format!(
+            "dataset '{}' has no data yet; its publisher uploads it with PUT /v1/datasets/{}/data",
+            dataset.slug, dataset.slug
+        ))
+    })?;
+    Ok((dataset, version))
+}
+
+pub fn target(version: &VersionRecord, backend: Backend) -> Target<'_> {
+    Target {
+        version_id: version.id,
+        version_number: version.number,
+        table: &version.table_name,
+        columns: &version.columns,
+        dialect: match backend {
+            Backend::Sqlite => Dialect::Sqlite,
+        },
+    }
+}

@@ -1,0 +1,304 @@
+//! Query handlers: a page of rows (query string or typed JSON) and the
+//! streamed export of every matching row.
+
+use actix_web::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::resolve::{authorize_rows, target};
+use crate::api::state::AppState;
+use crate::auth::Principal;
+use crate::data::plan::{Limits, plan_rows};
+use crate::data::read::{Page, fetch_page, start_export};
+use crate::data::{Format, QueryBody, RowsQuery};
+use crate::error::{Error, Kind, Result};
+use crate::policy::Action;
+
+/// Query parameters of `GET …/rows`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RowsParams {
+    /// Columns to return, comma-separated (double-quote names holding commas); all when omitted.
+    #[param(example = "carrier,flight,origin,dest,dep_delay")]
+    pub select: Option<String>,
+    /// Row filter in the query language: comparisons (`= != < <= > >=`), `in (…)`, `like`,
+    /// `is null`, `and`, `or`, `not`, parentheses; strings in single quotes.
+    #[param(example = "carrier = 'UA' and dep_delay > 30")]
+    pub filter: Option<String>,
+    /// Sort keys, comma-separated; `-col` or `col desc` for descending.
+    #[param(example = "-dep_delay,flight")]
+    pub order: Option<String>,
+    /// Rows per page (default 100, at most the configured maximum, 10000 by default).
+    #[param(example = 100, minimum = 1)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page, unchanged.
+    pub cursor: Option<String>,
+    /// `exact` to also return the number of matching rows.
+    #[param(example = "exact")]
+    pub count: Option<String>,
+    /// Output format; overrides the Accept header.
+    pub format: Option<Format>,
+}
+
+/// Query parameters of `GET …/export`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    /// Columns to export, comma-separated; all when omitted.
+    #[param(example = "carrier,flight,origin,dest")]
+    pub select: Option<String>,
+    /// Row filter in the query language.
+    #[param(example = "origin = 'JFK'")]
+    pub filter: Option<String>,
+    /// Sort keys, comma-separated; `-col` for descending. File order when omitted.
+    #[param(example = "flight")]
+    pub order: Option<String>,
+    /// Output format (default csv); overrides the Accept header.
+    pub format: Option<Format>,
+}
+
+/// Output format of `POST …/query`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FormatParam {
+    /// Output format; overrides the Accept header.
+    pub format: Option<Format>,
+}
+
+/// A page of rows (JSON format).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowsPage {
+    /// The rows, each an object of column name to value.
+    #[schema(example = json!([{"carrier": "UA", "flight": 1545, "dep_delay": 2}]))]
+    pub data: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    /// Number of matching rows when `count=exact` was asked; else null.
+    pub total: Option<i64>,
+}
+
+fn negotiate(req: &HttpRequest, explicit: Option<Format>, default: Format) -> Result<Format> {
+    if let Some(f) = explicit {
+        return Ok(f);
+    }
+    let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
+    match accept {
+        None => Ok(default),
+        Some(a) if a.contains("*/*") && default != Format::Json => Ok(default),
+        Some(a) => Format::from_accept(Some(a)).ok_or_else(|| {
+            Error::new(
+                Kind::NotAcceptable,
+                "cannot answer in the media type of Accept; ask for application/json, text/csv or application/x-ndjson, or use format=",
+            )
+        }),
+    }
+}
+
+fn limits(state: &AppState) -> Limits {
+    state.limits
+}
+
+async fn run_page(
+    state: &AppState,
+    principal: Principal,
+    slug: String,
+    query: RowsQuery,
+    format: Format,
+) -> Result<HttpResponse> {
+    let key = state.cursor_key.clone();
+    let limits = limits(state);
+    let backend = state.db.backend();
+    let page: Page = state
+        .db
+        .run(move |conn| {
+            let (_dataset, version) = authorize_rows(conn, &principal, &slug, Action::DataQuery)?;
+            let plan = plan_rows(
+                target(&version, backend),
+                &query,
+                format,
+                Some(limits),
+                &key,
+            )?;
+            fetch_page(conn, &plan, &key)
+        })
+        .await?;
+    let mut res = HttpResponse::Ok();
+    res.insert_header((CONTENT_TYPE, format.content_type()));
+    if let Some(c) = &page.next_cursor {
+        res.insert_header(("X-Next-Cursor", c.as_str()));
+    }
+    if let Some(t) = page.total {
+        res.insert_header(("X-Total-Count", t.to_string()));
+    }
+    Ok(res.body(page.body))
+}
+
+/// Query a dataset's rows with select, filter, order, limit and cursor paging.
+#[utoipa::path(
+    tag = "data",
+    params(("slug" = String, Path, description = "Dataset slug", example = "nyc-flights-2013"), RowsParams),
+    responses(
+        (status = 200, description = "A page of rows",
+            headers(
+                ("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"),
+                ("X-Total-Count" = i64, description = "Matching rows, with count=exact")
+            ),
+            content((RowsPage = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
+        (status = 400, description = "A parameter is invalid: unknown column, malformed filter, limit over the maximum, altered cursor"),
+        (status = 401, description = "The credentials are invalid"),
+        (status = 403, description = "The dataset's data is not open to the caller"),
+        (status = 404, description = "No such dataset, or not visible to the caller"),
+        (status = 406, description = "The Accept header names no format Kaifang produces"),
+        (status = 409, description = "The dataset has no data yet, or changed since the cursor was issued"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/v1/datasets/{slug}/rows")]
+pub async fn query_rows(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    principal: Principal,
+    slug: web::Path<String>,
+    params: web::Query<RowsParams>,
+) -> Result<HttpResponse> {
+    let p = params.into_inner();
+    let format = negotiate(&req, p.format, Format::Json)?;
+    let query = QueryBody::from_params(
+        p.select.as_deref(),
+        p.filter.as_deref(),
+        p.order.as_deref(),
+        p.limit,
+        p.cursor.as_deref(),
+        p.count.as_deref(),
+    )?;
+    run_page(&state, principal, slug.into_inner(), query, format).await
+}
+
+/// Query a dataset with a typed JSON body: the same query as `GET …/rows`
+/// plus `group_by` and aggregates (count, sum, avg, min, max).
+#[utoipa::path(
+    tag = "data",
+    params(("slug" = String, Path, description = "Dataset slug", example = "nyc-flights-2013"), FormatParam),
+    request_body = QueryBody,
+    responses(
+        (status = 200, description = "A page of rows or groups",
+            headers(
+                ("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"),
+                ("X-Total-Count" = i64, description = "Matching rows (or groups), with count")
+            ),
+            content((RowsPage = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
+        (status = 400, description = "The query is invalid"),
+        (status = 401, description = "The credentials are invalid"),
+        (status = 403, description = "The dataset's data is not open to the caller"),
+        (status = 404, description = "No such dataset, or not visible to the caller"),
+        (status = 406, description = "The Accept header names no format Kaifang produces"),
+        (status = 409, description = "The dataset has no data yet, or changed since the cursor was issued"),
+        (status = 413, description = "The body is too large"),
+        (status = 415, description = "The body is not JSON"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[post("/v1/datasets/{slug}/query")]
+pub async fn query_dataset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    principal: Principal,
+    slug: web::Path<String>,
+    params: web::Query<FormatParam>,
+    body: web::Json<QueryBody>,
+) -> Result<HttpResponse> {
+    let format = negotiate(&req, params.into_inner().format, Format::Json)?;
+    run_page(
+        &state,
+        principal,
+        slug.into_inner(),
+        body.into_inner(),
+        format,
+    )
+    .await
+}
+
+/// Export every matching row, streamed (CSV, NDJSON or a JSON array);
+/// gzip-compressed when the client accepts it.
+#[utoipa::path(
+    tag = "data",
+    params(("slug" = String, Path, description = "Dataset slug", example = "nyc-flights-2013"), ExportParams),
+    responses(
+        (status = 200, description = "Every matching row",
+            headers(("Content-Disposition" = String, description = "attachment; filename=\"<slug>.<ext>\"")),
+            content((String = "text/csv"), (String = "application/x-ndjson"), (Vec<serde_json::Map<String, serde_json::Value>> = "application/json"))),
+        (status = 400, description = "A parameter is invalid"),
+        (status = 401, description = "The credentials are invalid"),
+        (status = 403, description = "The dataset's data is not open to the caller"),
+        (status = 404, description = "No such dataset, or not visible to the caller"),
+        (status = 406, description = "The Accept header names no format Kaifang produces"),
+        (status = 409, description = "The dataset has no data yet"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/v1/datasets/{slug}/export")]
+pub async fn export_rows(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    principal: Principal,
+    slug: web::Path<String>,
+    params: web::Query<ExportParams>,
+) -> Result<HttpResponse> {
+    let p = params.into_inner();
+    let format = negotiate(&req, p.format, Format::Csv)?;
+    let query = QueryBody::from_params(
+        p.select.as_deref(),
+        p.filter.as_deref(),
+        p.order.as_deref(),
+        None,
+        None,
+        None,
+    )?;
+    let key = state.cursor_key.clone();
+    let backend = state.db.backend();
+    let slug = slug.into_inner();
+    let plan_slug = slug.clone();
+    let plan = state
+        .db
+        .run(move |conn| {
+            let (_dataset, version) =
+                authorize_rows(conn, &principal, &plan_slug, Action::DataExport)?;
+            plan_rows(target(&version, backend), &query, format, None, &key)
+        })
+        .await?;
+    let mut export = start_export(&state.db, plan);
+    // The first chunk decides the status: an error before any byte is sent
+    // is still a proper problem response.
+    let first: Option<Bytes> = match export.chunks.recv().await {
+        Some(Ok(chunk)) => Some(chunk),
+        Some(Err(e)) => return Err(e),
+        None => None,
+    };
+    let rest = futures_util::stream::unfold(export.chunks, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|item| (item.map_err(actix_web::Error::from), rx))
+    });
+    let stream = futures_util::stream::iter(first.map(Ok::<Bytes, actix_web::Error>)).chain(rest);
+    let done = export.done;
+    let log_slug = slug.clone();
+    tokio::spawn(async move {
+        if let Ok(stats) = done.await {
+            tracing::info!(dataset.slug = %log_slug, rows = stats.rows, bytes = stats.bytes, complete = stats.complete, "export finished");
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, format.content_type()))
+        .insert_header((
+            CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{slug}.{}\"", format.extension()),
+        ))
+        .streaming(stream))
+}
+
+use futures_util::StreamExt as _;

@@ -1,0 +1,155 @@
+//! Cross-cutting HTTP behaviour: the request id (taken from `x-request-id`
+//! when sane, else generated, and echoed back), and the rule that every
+//! error leaves as `application/problem+json` carrying that id. Internal
+//! causes are logged here, once, and never sent.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest};
+
+use crate::error::{Error, PROBLEM_JSON, Problem};
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The id of the request being served.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn sane(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    let ok = (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    ok.then(|| s.to_string())
+}
+
+fn generate() -> String {
+    let bytes: [u8; 16] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        hex.get(0..8).unwrap_or(""),
+        hex.get(8..12).unwrap_or(""),
+        hex.get(12..16).unwrap_or(""),
+        hex.get(16..20).unwrap_or(""),
+        hex.get(20..32).unwrap_or("")
+    )
+}
+
+pub fn request_id_of(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|r| r.0.clone())
+}
+
+/// Middleware: request id, problem+json for every error, one log line per request.
+pub async fn pipeline(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(sane)
+        .unwrap_or_else(generate);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.path().to_string();
+    let started = std::time::Instant::now();
+    let res = match next.call(req).await {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(e) => {
+            // Errors raised by middleware before a handler ran.
+            let problem = problem_for(&e, &id);
+            return Err(
+                actix_web::error::InternalError::from_response(e, problem.into_response()).into(),
+            );
+        }
+    };
+    let status = res.status();
+    let mut res = if status.is_client_error() || status.is_server_error() {
+        let is_problem = res
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+        let error = res.response().error();
+        if error.is_some() || !is_problem {
+            let problem = match error {
+                Some(e) => problem_for(e, &id),
+                None => generic_problem(status, &id),
+            };
+            let (req, old) = res.into_parts();
+            let mut new = problem.into_response();
+            // Keep headers such as WWW-Authenticate, Allow or Retry-After.
+            for (name, value) in old.headers() {
+                if name != CONTENT_TYPE && name != actix_web::http::header::CONTENT_LENGTH {
+                    new.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            ServiceResponse::new(req, new)
+        } else {
+            res
+        }
+    } else {
+        res
+    };
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID), v);
+    }
+    tracing::info!(
+        request.id = %id,
+        http.method = %method,
+        http.path = %path,
+        http.status = res.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(res)
+}
+
+fn problem_for(err: &actix_web::Error, id: &str) -> Problem {
+    let status = err.as_response_error().status_code();
+    match err.as_error::<Error>() {
+        Some(e) => {
+            if status.is_server_error() {
+                tracing::error!(request.id = %id, error = %e, "request failed");
+            }
+            e.problem(Some(id))
+        }
+        None => {
+            if status.is_server_error() {
+                tracing::error!(request.id = %id, error = %err, "request failed");
+                generic_problem(status, id)
+            } else {
+                Error::new(kind_for(status), err.to_string()).problem(Some(id))
+            }
+        }
+    }
+}
+
+fn kind_for(status: actix_web::http::StatusCode) -> crate::error::Kind {
+    use crate::error::Kind;
+    match status.as_u16() {
+        401 => Kind::Unauthorized,
+        403 => Kind::Forbidden,
+        404 => Kind::NotFound,
+        406 => Kind::NotAcceptable,
+        409 => Kind::Conflict,
+        413 => Kind::PayloadTooLarge,
+        415 => Kind::UnsupportedMediaType,
+        503 => Kind::Unavailable,
+        s if s >= 500 => Kind::Internal,
+        _ => Kind::BadRequest,
+    }
+}
+
+fn generic_problem(status: actix_web::http::StatusCode, id: &str) -> Problem {
+    let detail = match status.as_u16() {
+        404 => "no such resource; the API is described at /openapi.json and /docs".to_string(),
+        405 => "this method is not allowed on this resource; see /docs for what is".to_string(),
+        s if s >= 500 => "the server failed to answer this request".to_string(),
+        _ => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    Error::new(kind_for(status), detail).problem(Some(id))
+}

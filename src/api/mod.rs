@@ -1,0 +1,78 @@
+//! The HTTP API: routes and handlers by resource, the middleware, extractor
+//! error handling and the OpenAPI document. Every route is registered
+//! through `configure`, which is also where the spec collects it, so an
+//! undocumented route cannot exist. Handlers stay thin: they take typed
+//! input, call the room that owns the work and shape its result.
+
+mod datasets;
+pub mod middleware;
+mod organizations;
+mod spec;
+pub mod state;
+
+use actix_web::{HttpRequest, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::{Error, Kind};
+
+pub use spec::{ApiDoc, openapi};
+
+/// Largest JSON body accepted (queries and metadata).
+const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// Registers every route and the extractor error handlers.
+pub fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.app_data(json_config())
+        .app_data(query_config())
+        .app_data(path_config())
+        .service(datasets::list_datasets)
+        .service(datasets::create_dataset)
+        .service(datasets::get_dataset)
+        .service(datasets::publish_dataset_data)
+        .service(datasets::query_rows)
+        .service(datasets::query_dataset)
+        .service(datasets::export_rows)
+        .service(organizations::list_organizations);
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_JSON_BYTES)
+        .error_handler(|err, _req: &HttpRequest| {
+            use actix_web::error::JsonPayloadError as J;
+            let e = match &err {
+                J::ContentType => Error::new(
+                    Kind::UnsupportedMediaType,
+                    "send the body as JSON with Content-Type: application/json",
+                ),
+                J::Overflow { limit } | J::OverflowKnownLength { limit, .. } => Error::new(
+                    Kind::PayloadTooLarge,
+                    format!("the JSON body is larger than {limit} bytes"),
+                ),
+                J::Deserialize(e) => Error::bad_request(format!("the JSON body is invalid: {e}")),
+                other => Error::bad_request(format!("the JSON body could not be read: {other}")),
+            };
+            e.into()
+        })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req: &HttpRequest| {
+        Error::bad_request(format!("invalid query string: {err}")).into()
+    })
+}
+
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req: &HttpRequest| {
+        Error::bad_request(format!("invalid path: {err}")).into()
+    })
+}
+
+/// Answers requests no route matched.
+pub async fn no_route(req: HttpRequest) -> Result<actix_web::HttpResponse, Error> {
+    Err(Error::not_found(format!(
+        "no route for {} {}; the API is described at /openapi.json and /docs",
+        req.method(),
+        req.path().chars().take(200).collect::<String>()
+    )))
+}

@@ -1,0 +1,74 @@
+//! Organisation handlers.
+
+use actix_web::{get, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::datasets::page_bounds;
+use super::state::AppState;
+use crate::auth::Principal;
+use crate::catalog::{self, Organization};
+use crate::error::Result;
+use crate::policy;
+
+/// Query parameters of the organisation listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OrgParams {
+    /// Organisations per page, 1 to 500 (default 50).
+    #[param(example = 50, minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// Organisations to skip.
+    #[param(example = 0)]
+    pub offset: Option<u32>,
+}
+
+/// A page of organisations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationList {
+    /// The organisations of this page.
+    pub data: Vec<Organization>,
+    /// All organisations.
+    #[schema(example = 5)]
+    pub total: i64,
+    /// Page size used.
+    #[schema(example = 50)]
+    pub limit: u32,
+    /// Offset used.
+    #[schema(example = 0)]
+    pub offset: u32,
+}
+
+/// List the publishing organisations with how many of their datasets the caller can see.
+#[utoipa::path(
+    tag = "catalog",
+    params(OrgParams),
+    responses(
+        (status = 200, description = "A page of organisations", body = OrganizationList),
+        (status = 400, description = "A parameter is invalid"),
+        (status = 401, description = "The credentials are invalid"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/v1/organizations")]
+pub async fn list_organizations(
+    state: web::Data<AppState>,
+    principal: Principal,
+    params: web::Query<OrgParams>,
+) -> Result<web::Json<OrganizationList>> {
+    let (limit, offset) = page_bounds(params.limit, params.offset)?;
+    let tiers = policy::visible_tiers(&principal);
+    let (data, total) = state
+        .db
+        .run(move |conn| {
+            catalog::list_organizations(conn, &tiers, i64::from(limit), i64::from(offset))
+        })
+        .await?;
+    Ok(web::Json(OrganizationList {
+        data,
+        total,
+        limit,
+        offset,
+    }))
+}

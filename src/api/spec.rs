@@ -1,0 +1,103 @@
+//! The OpenAPI 3.1 document: the parts no route carries (info, tags,
+//! security schemes, the problem schema) and a pass that gives every error
+//! response the `application/problem+json` body it really has.
+
+use actix_web::App;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as Document, RefOr, Response};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{PROBLEM_JSON, Problem};
+
+/// The document's fixed parts; routes are added by `configure`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kaifang",
+        description = "Public data sharing gateway: open government datasets behind one policy-checked REST API. Errors are application/problem+json (RFC 9457).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    tags(
+        (name = "catalog", description = "Datasets and organisations: what exists and how open it is"),
+        (name = "data", description = "Rows: query, aggregate, export"),
+        (name = "publishing", description = "Creating datasets and uploading their data"),
+    ),
+    components(schemas(Problem)),
+    modifiers(&Security, &ProblemResponses)
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The admin token set in the server's configuration"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, doc: &mut Document) {
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                // Every operation can fail inside the server.
+                op.responses
+                    .responses
+                    .entry("500".to_string())
+                    .or_insert_with(|| {
+                        RefOr::T(Response::new("The server failed; quote the request id"))
+                    });
+                op.responses
+                    .responses
+                    .entry("503".to_string())
+                    .or_insert_with(|| {
+                        RefOr::T(Response::new("The database is unavailable; retry shortly"))
+                    });
+                for (status, response) in op.responses.responses.iter_mut() {
+                    let is_error = status.starts_with('4') || status.starts_with('5');
+                    if let (true, RefOr::T(response)) = (is_error, response) {
+                        response.content.clear();
+                        response.content.insert(
+                            PROBLEM_JSON.to_string(),
+                            RefOr::T(Content::new(Some(utoipa::openapi::Ref::from_schema_name(
+                                "Problem",
+                            )))),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The full document, collected from the same registration the server uses.
+pub fn openapi() -> Document {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(super::configure)
+        .split_for_parts();
+    // Modifiers run in `ApiDoc::openapi()` before the routes are merged in,
+    // so they run again over the complete document.
+    let mut doc = doc;
+    ProblemResponses.modify(&mut doc);
+    doc
+}

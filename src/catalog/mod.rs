@@ -1,0 +1,24 @@
+//! The catalog room: organisations, datasets, their versions and tags — the
+//! metadata that says what exists, who publishes it, how open it is and
+//! which table holds its current rows. It never reads dataset rows.
+
+mod datasets;
+mod names;
+mod organizations;
+mod versions;
+
+pub use datasets::{
+    DatasetDetail, DatasetFilter, DatasetRecord, DatasetSummary, NewDataset, create_dataset,
+    find_dataset, list_datasets,
+};
+pub use names::{DatasetSlug, OrgSlug, Tier};
+pub use organizations::{Organization, ensure_organization, list_organizations};
+pub use versions::{
+    NewVersion, VersionInfo, VersionRecord, current_version, live_tables, next_version_number,
+    record_version,
+};
+
+/// The current time as RFC 3339 text, the portable form the catalog stores.
+pub fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

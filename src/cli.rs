@@ -1,0 +1,279 @@
+//! The command line: `serve`, `migrate`, `import` and `openapi`. Each
+//! command loads the settings and calls the rooms; nothing here is logic of
+//! its own beyond presenting progress and results on the terminal.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::catalog::{self, DatasetSlug, NewDataset, Tier};
+use crate::config::{Secret, Settings};
+use crate::data::ImportProgress;
+use crate::data::import::{ImportSource, import_file};
+use crate::error::{Error, Result};
+use crate::startup::{Application, open_database};
+
+#[derive(Debug, Parser)]
+#[command(name = "kaifang", version, about = "Public data sharing gateway")]
+pub struct Cli {
+    /// Configuration file (default: ./kaifang.toml when present).
+    #[arg(long, global = true, env = "KAIFANG_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP gateway.
+    Serve {
+        /// Load the demo datasets into an empty database and print how to use them.
+        #[arg(long)]
+        demo: bool,
+        /// Address to listen on (overrides the configuration).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Import a CSV file (optionally gzipped) as a dataset or its next version.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Dataset slug.
+        #[arg(long)]
+        dataset: String,
+        /// Title (for a new dataset; default: the slug).
+        #[arg(long)]
+        title: Option<String>,
+        /// Description (for a new dataset).
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Publishing organisation slug (for a new dataset).
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// Openness tier (for a new dataset).
+        #[arg(long, default_value = "open")]
+        tier: String,
+        /// Licence (for a new dataset).
+        #[arg(long, default_value = "")]
+        licence: String,
+        /// Tag (for a new dataset); repeat for several.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Sensitive column (for a new dataset); repeat for several.
+        #[arg(long = "sensitive")]
+        sensitive: Vec<String>,
+        /// Publish a new version of an existing dataset.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+pub fn load_settings(config: Option<&Path>) -> Result<Settings> {
+    Settings::load(config)
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<()> {
+    let mut settings = load_settings(cli.config.as_deref())?;
+    match cli.command {
+        Command::Openapi => {
+            let doc = crate::api::openapi();
+            let json = doc
+                .to_pretty_json()
+                .map_err(|e| Error::internal("rendering the OpenAPI document", e))?;
+            println!("{json}");
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = open_database(&settings)?;
+            drop(db);
+            println!("database at {} is up to date", settings.database_url);
+            Ok(())
+        }
+        Command::Serve { demo, bind } => {
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            let mut demo_token = None;
+            if demo && settings.admin_token.is_none() {
+                let bytes: [u8; 24] = rand::random();
+                let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                settings.admin_token = Some(Secret::new(token.clone()));
+                demo_token = Some(token);
+            }
+            let db = open_database(&settings)?;
+            if demo {
+                let loaded = crate::demo::load_demo(&db).await?;
+                if loaded > 0 {
+                    println!("loaded {loaded} demo datasets");
+                }
+            }
+            let app = Application::build(&settings, db)?;
+            print_welcome(&settings, app.port(), demo_token.as_deref());
+            app.run_until_stopped()
+                .await
+                .map_err(|e| Error::internal("serving HTTP", e))
+        }
+        Command::Import {
+            file,
+            dataset,
+            title,
+            description,
+            org,
+            tier,
+            licence,
+            tags,
+            sensitive,
+            replace,
+        } => {
+            let db = open_database(&settings)?;
+            let slug = DatasetSlug::parse(&dataset)?;
+            let tier = Tier::parse(&tier)?;
+            let new = NewDataset {
+                slug: dataset.clone(),
+                title: title.unwrap_or_else(|| dataset.clone()),
+                description,
+                organization: org,
+                licence,
+                tags,
+                tier,
+                sensitive_columns: sensitive,
+            };
+            let source_name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "input.csv".to_string());
+            let imported_by = format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".to_string())
+            );
+            let version = db
+                .run(move |conn| {
+                    let record = match catalog::find_dataset(conn, &slug)? {
+                        Some(existing) if replace => existing,
+                        Some(_) => {
+                            return Err(Error::conflict(format!(
+                                "dataset '{slug}' exists already; add --replace to publish a new version"
+                            )));
+                        }
+                        None => catalog::create_dataset(conn, &new)?,
+                    };
+                    let mut progress = TerminalProgress::new();
+                    let source = ImportSource {
+                        name: source_name,
+                        imported_by,
+                    };
+                    let result = import_file(conn, &record, &file, &source, &mut progress);
+                    progress.finish();
+                    result
+                })
+                .await?;
+            println!(
+                "dataset '{dataset}' is now at version {} with {} rows and {} columns",
+                version.number,
+                version.row_count,
+                version.columns.len()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_welcome(settings: &Settings, port: u16, demo_token: Option<&str>) {
+    let host = settings
+        .bind
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or("127.0.0.1");
+    let host = if host == "0.0.0.0" || host == "[::]" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    let base = format!("http://{host}:{port}");
+    println!("Kaifang is listening on {base}");
+    println!("  API docs:     {base}/docs/");
+    println!("  datasets:     curl '{base}/v1/datasets'");
+    println!(
+        "  query:        curl '{base}/v1/datasets/nyc-flights-2013/rows?filter=carrier%20%3D%20%27UA%27&limit=5'"
+    );
+    println!(
+        "  export:       curl -o flights.csv '{base}/v1/datasets/nyc-flights-2013/export?format=csv'"
+    );
+    if let Some(token) = demo_token {
+        println!("  admin token (generated for this demo run): {token}");
+        println!(
+            "  publish:      curl -X PUT -H 'Authorization: Bearer {token}' -H 'Content-Type: text/csv' --data-binary @file.csv '{base}/v1/datasets/<slug>/data'"
+        );
+    }
+}
+
+/// A terminal progress bar with rows per second.
+struct TerminalProgress {
+    bar: ProgressBar,
+    loading: bool,
+}
+
+impl TerminalProgress {
+    fn new() -> Self {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} checking {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        TerminalProgress {
+            bar,
+            loading: false,
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish();
+    }
+}
+
+impl ImportProgress for TerminalProgress {
+    fn scanned(&mut self, bytes: u64, rows: u64) {
+        self.bar
+            .set_message(format!("{rows} rows, {} KiB", bytes / 1024));
+        self.bar.tick();
+    }
+
+    fn loading(&mut self, done: u64, total: u64) {
+        if !self.loading {
+            self.loading = true;
+            self.bar.set_length(total);
+            self.bar.set_style(
+                ProgressStyle::with_template(
+                    "loading [{bar:40}] {pos}/{len} rows ({per_sec}, {eta} left)",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            self.bar.reset_elapsed();
+        }
+        self.bar.set_position(done);
+    }
+
+    fn indexing(&mut self, columns: &[String]) {
+        let elapsed = self.bar.elapsed().as_secs_f64();
+        let rows = self.bar.position();
+        if elapsed > 0.0 {
+            self.bar.println(format!(
+                "loaded {rows} rows in {elapsed:.2}s ({:.0} rows/s)",
+                rows as f64 / elapsed
+            ));
+        }
+        self.bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        self.bar
+            .set_message(format!("indexing {}", columns.join(", ")));
+    }
+}

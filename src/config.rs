@@ -1,0 +1,186 @@
+//! Settings: defaults, then an optional `kaifang.toml`, then `KAIFANG_*`
+//! environment variables, validated once at start. Secrets are wrapped so
+//! they never reach a log or a debug print.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// A secret value that prints as `[redacted]`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Every setting of the gateway. Each one is documented in the README.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// Where the database lives: a SQLite file path (or `sqlite://PATH`).
+    pub database_url: String,
+    /// Connections in the database pool.
+    pub pool_size: u32,
+    /// Bearer token that allows publishing over HTTP; publishing is off without it.
+    pub admin_token: Option<Secret>,
+    /// Largest accepted upload body, in bytes.
+    pub max_upload_bytes: u64,
+    /// Rows per page when the caller gives no `limit`.
+    pub default_limit: u32,
+    /// Largest `limit` a caller may ask for.
+    pub max_limit: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".to_string(),
+            database_url: "var/kaifang.db".to_string(),
+            pool_size: 8,
+            admin_token: None,
+            max_upload_bytes: 1024 * 1024 * 1024,
+            default_limit: 100,
+            max_limit: 10_000,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings: `file` if given (it must exist), else `kaifang.toml`
+    /// in the working directory if present; then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings> {
+        let mut settings = match file {
+            Some(path) => Self::from_file(path)?,
+            None => {
+                let default = PathBuf::from("kaifang.toml");
+                if default.exists() {
+                    Self::from_file(&default)?
+                } else {
+                    Settings::default()
+                }
+            }
+        };
+        settings.apply_env(|k| std::env::var(k).ok())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn from_file(path: &Path) -> Result<Settings> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::bad_request(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        toml::from_str(&text)
+            .map_err(|e| Error::bad_request(format!("config file {}: {e}", path.display())))
+    }
+
+    /// Applies `KAIFANG_*` variables (and `DATABASE_URL`) read through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
+        fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T> {
+            v.trim().parse().map_err(|_| {
+                Error::bad_request(format!("{name} must be a whole number, got '{v}'"))
+            })
+        }
+        if let Some(v) = get("KAIFANG_BIND") {
+            self.bind = v;
+        }
+        if let Some(v) = get("DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = get("KAIFANG_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = get("KAIFANG_POOL_SIZE") {
+            self.pool_size = num("KAIFANG_POOL_SIZE", v)?;
+        }
+        if let Some(v) = get("KAIFANG_ADMIN_TOKEN") {
+            self.admin_token = Some(Secret(v));
+        }
+        if let Some(v) = get("KAIFANG_MAX_UPLOAD_BYTES") {
+            self.max_upload_bytes = num("KAIFANG_MAX_UPLOAD_BYTES", v)?;
+        }
+        if let Some(v) = get("KAIFANG_DEFAULT_LIMIT") {
+            self.default_limit = num("KAIFANG_DEFAULT_LIMIT", v)?;
+        }
+        if let Some(v) = get("KAIFANG_MAX_LIMIT") {
+            self.max_limit = num("KAIFANG_MAX_LIMIT", v)?;
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.pool_size == 0 {
+            return Err(Error::bad_request("pool_size must be at least 1"));
+        }
+        if self.max_limit == 0 || self.default_limit == 0 || self.default_limit > self.max_limit {
+            return Err(Error::bad_request(format!(
+                "default_limit ({}) must be between 1 and max_limit ({})",
+                self.default_limit, self.max_limit
+            )));
+        }
+        if let Some(token) = &self.admin_token
+            && token.expose().len() < 16
+        {
+            return Err(Error::bad_request(
+                "admin_token must be at least 16 characters long",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let mut s = Settings::default();
+        s.apply_env(|k| match k {
+            "KAIFANG_MAX_LIMIT" => Some("50".into()),
+            "KAIFANG_DEFAULT_LIMIT" => Some("20".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.max_limit, 50);
+        assert_eq!(s.default_limit, 20);
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_numbers_are_named() {
+        let mut s = Settings::default();
+        let e = s
+            .apply_env(|k| (k == "KAIFANG_POOL_SIZE").then(|| "many".to_string()))
+            .unwrap_err();
+        assert!(e.detail().contains("KAIFANG_POOL_SIZE"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("supersecretvalue123");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Settings>("bnid = 'x'").is_err());
+    }
+}

@@ -1,0 +1,220 @@
+//! Running a plan: a page of rows (with its next cursor and optional exact
+//! count), or a streamed export that holds one database cursor and a few
+//! 64 KiB chunks in memory whatever the dataset's size.
+
+use bytes::{Bytes, BytesMut};
+use diesel::connection::DefaultLoadingMode;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use super::cursor::CursorKey;
+use super::plan::{Plan, Statement, next_cursor};
+use super::render;
+use super::request::Format;
+use super::store::{sqlite, sqlite_query};
+use crate::db::{AnyConnection, Db};
+use crate::error::{Error, Result};
+
+/// Chunk size of a streamed export.
+const CHUNK: usize = 64 * 1024;
+
+#[derive(QueryableByName)]
+struct RowOnly {
+    #[diesel(sql_type = Text)]
+    r: String,
+}
+
+#[derive(QueryableByName)]
+struct RowKey {
+    #[diesel(sql_type = Text)]
+    r: String,
+    #[diesel(sql_type = Text)]
+    k: String,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// A table vanishes only when a newer version replaced it between planning
+/// and reading; the caller should simply ask again.
+fn sql_error(e: diesel::result::Error) -> Error {
+    if e.to_string().contains("no such table") {
+        Error::conflict(
+            "the dataset was replaced by a new version while it was being read; send the request again",
+        )
+    } else {
+        Error::internal("reading rows", e)
+    }
+}
+
+/// One page, rendered in the plan's format.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub body: String,
+    pub rows: usize,
+    pub next_cursor: Option<String>,
+    pub total: Option<i64>,
+}
+
+fn count(conn: &mut AnyConnection, stmt: &Statement) -> Result<i64> {
+    let c: Count = sqlite_query(&stmt.sql, &stmt.binds)
+        .get_result(sqlite(conn))
+        .map_err(sql_error)?;
+    Ok(c.n)
+}
+
+/// Runs `plan` for one page. Blocking.
+pub fn fetch_page(conn: &mut AnyConnection, plan: &Plan, key: &CursorKey) -> Result<Page> {
+    let limit = plan.limit.map(|l| l as usize).unwrap_or(usize::MAX);
+    let (rows, keys): (Vec<String>, Vec<String>) = if plan.keyed {
+        let rows: Vec<RowKey> = sqlite_query(&plan.rows.sql, &plan.rows.binds)
+            .load(sqlite(conn))
+            .map_err(sql_error)?;
+        rows.into_iter().map(|r| (r.r, r.k)).unzip()
+    } else {
+        let rows: Vec<RowOnly> = sqlite_query(&plan.rows.sql, &plan.rows.binds)
+            .load(sqlite(conn))
+            .map_err(sql_error)?;
+        (rows.into_iter().map(|r| r.r).collect(), Vec::new())
+    };
+    let has_more = rows.len() > limit;
+    let shown = rows.len().min(limit);
+    let next = if has_more && plan.keyed {
+        match keys.get(shown.saturating_sub(1)) {
+            Some(k) => Some(next_cursor(key, plan, k)?),
+            None => None,
+        }
+    } else {
+        None
+    };
+    let total = plan.count.as_ref().map(|c| count(conn, c)).transpose()?;
+    let rows = rows.get(..shown).unwrap_or(&[]);
+    let body = match plan.format {
+        Format::Json => {
+            let mut body =
+                String::with_capacity(rows.iter().map(|r| r.len() + 1).sum::<usize>() + 128);
+            body.push_str("{\"data\":[");
+            for (i, r) in rows.iter().enumerate() {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(r);
+            }
+            body.push_str("],\"next_cursor\":");
+            match &next {
+                Some(c) => body.push_str(&serde_json::Value::String(c.clone()).to_string()),
+                None => body.push_str("null"),
+            }
+            body.push_str(",\"total\":");
+            match total {
+                Some(t) => body.push_str(&t.to_string()),
+                None => body.push_str("null"),
+            }
+            body.push('}');
+            body
+        }
+        Format::Csv | Format::Ndjson => {
+            let mut body = if plan.format == Format::Csv {
+                render::csv_header(&plan.fields)
+            } else {
+                String::new()
+            };
+            for r in rows {
+                body.push_str(r);
+                body.push('\n');
+            }
+            body
+        }
+    };
+    Ok(Page {
+        body,
+        rows: shown,
+        next_cursor: next,
+        total,
+    })
+}
+
+/// What a finished export sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExportStats {
+    pub rows: u64,
+    pub bytes: u64,
+    /// False when the client went away or reading failed before the end.
+    pub complete: bool,
+}
+
+/// A running export: chunks arrive on `chunks`; `done` reports the totals.
+pub struct Export {
+    pub chunks: tokio::sync::mpsc::Receiver<Result<Bytes>>,
+    pub done: tokio::sync::oneshot::Receiver<ExportStats>,
+}
+
+/// Starts streaming every row of `plan` on a blocking thread.
+pub fn start_export(db: &Db, plan: Plan) -> Export {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(4);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut stats = ExportStats::default();
+        if let Err(e) = export_rows(&db, &plan, &tx, &mut stats) {
+            // The receiver may be gone already; then nobody is left to tell.
+            let _ = tx.blocking_send(Err(e));
+        }
+        let _ = done_tx.send(stats);
+    });
+    Export {
+        chunks: rx,
+        done: done_rx,
+    }
+}
+
+fn export_rows(
+    db: &Db,
+    plan: &Plan,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes>>,
+    stats: &mut ExportStats,
+) -> Result<()> {
+    let mut conn = db.get()?;
+    let iter = sqlite_query(&plan.rows.sql, &plan.rows.binds)
+        .load_iter::<RowOnly, DefaultLoadingMode>(sqlite(&mut conn))
+        .map_err(sql_error)?;
+    let mut buf = BytesMut::with_capacity(CHUNK * 2);
+    match plan.format {
+        Format::Csv => buf.extend_from_slice(render::csv_header(&plan.fields).as_bytes()),
+        Format::Json => buf.extend_from_slice(b"["),
+        Format::Ndjson => {}
+    }
+    for row in iter {
+        let row = row.map_err(sql_error)?;
+        if plan.format == Format::Json && stats.rows > 0 {
+            buf.extend_from_slice(b",");
+        }
+        buf.extend_from_slice(row.r.as_bytes());
+        if plan.format != Format::Json {
+            buf.extend_from_slice(b"\n");
+        }
+        stats.rows += 1;
+        if buf.len() >= CHUNK {
+            let chunk = buf.split().freeze();
+            stats.bytes += chunk.len() as u64;
+            if tx.blocking_send(Ok(chunk)).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if plan.format == Format::Json {
+        buf.extend_from_slice(b"]");
+    }
+    if !buf.is_empty() {
+        let chunk = buf.split().freeze();
+        stats.bytes += chunk.len() as u64;
+        if tx.blocking_send(Ok(chunk)).is_err() {
+            return Ok(());
+        }
+    }
+    stats.complete = true;
+    Ok(())
+}

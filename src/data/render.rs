@@ -1,0 +1,164 @@
+//! How one result row becomes text inside the database: SQL expressions
+//! that render a row as a JSON object or a CSV line, so rows leave the
+//! engine ready to send and are never re-encoded in Rust. JSON keys are
+//! bound values; identifiers go through `push_ident`.
+
+use super::request::{AggregateFn, Format};
+use super::sql::SqlBuilder;
+use super::types::ColumnType;
+
+/// What a result field is computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A column of the version table.
+    Column(String),
+    /// An aggregate, over a column or (count only) over rows.
+    Aggregate(AggregateFn, Option<String>),
+}
+
+/// One field of a result row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The name the caller sees.
+    pub name: String,
+    pub source: Source,
+    /// The type of the result value.
+    pub ty: ColumnType,
+}
+
+/// Pushes the SQL value of `field`.
+pub fn push_value(b: &mut SqlBuilder, field: &Field) {
+    match &field.source {
+        Source::Column(c) => {
+            b.push_ident(c);
+        }
+        Source::Aggregate(f, col) => {
+            b.push(match f {
+                AggregateFn::Count => "COUNT(",
+                AggregateFn::Sum => "SUM(",
+                AggregateFn::Avg => "AVG(",
+                AggregateFn::Min => "MIN(",
+                AggregateFn::Max => "MAX(",
+            });
+            match col {
+                Some(c) => b.push_ident(c),
+                None => b.push("*"),
+            };
+            b.push(")");
+        }
+    }
+}
+
+fn push_json_value(b: &mut SqlBuilder, field: &Field) {
+    match field.ty {
+        ColumnType::Boolean => {
+            b.push("(CASE WHEN ");
+            push_value(b, field);
+            b.push(" IS NULL THEN 'null' WHEN ");
+            push_value(b, field);
+            b.push(" THEN 'true' ELSE 'false' END)");
+        }
+        _ => {
+            b.push("json_quote(");
+            push_value(b, field);
+            b.push(")");
+        }
+    }
+}
+
+fn push_csv_value(b: &mut SqlBuilder, field: &Field) {
+    match field.ty {
+        ColumnType::Boolean => {
+            b.push("(CASE WHEN ");
+            push_value(b, field);
+            b.push(" IS NULL THEN '' WHEN ");
+            push_value(b, field);
+            b.push(" THEN 'true' ELSE 'false' END)");
+        }
+        ColumnType::Integer | ColumnType::Real => {
+            b.push("COALESCE(CAST(");
+            push_value(b, field);
+            b.push(" AS TEXT), '')");
+        }
+        ColumnType::Text | ColumnType::Date | ColumnType::Timestamp => {
+            // RFC 4180: quote a field holding a separator, quote or line
+            // break (and an empty string, so it stays distinct from null).
+            b.push("(CASE WHEN ");
+            push_value(b, field);
+            b.push(" IS NULL THEN '' WHEN ");
+            push_value(b, field);
+            b.push(" = '' OR instr(");
+            push_value(b, field);
+            b.push(", ',') > 0 OR instr(");
+            push_value(b, field);
+            b.push(", '\"') > 0 OR instr(");
+            push_value(b, field);
+            b.push(", char(10)) > 0 OR instr(");
+            push_value(b, field);
+            b.push(", char(13)) > 0 THEN '\"' || replace(");
+            push_value(b, field);
+            b.push(", '\"', '\"\"') || '\"' ELSE ");
+            push_value(b, field);
+            b.push(" END)");
+        }
+    }
+}
+
+/// Pushes one SQL expression that renders the row as `format` (a JSON
+/// object for json and ndjson, a CSV line without its line break for csv).
+pub fn push_row(b: &mut SqlBuilder, fields: &[Field], format: Format) {
+    if fields.is_empty() {
+        b.push("'{}'");
+        return;
+    }
+    match format {
+        Format::Json | Format::Ndjson => {
+            for (i, field) in fields.iter().enumerate() {
+                let key = serde_json::Value::String(field.name.clone()).to_string();
+                let prefix = if i == 0 {
+                    format!("{{{key}:")
+                } else {
+                    format!(",{key}:")
+                };
+                if i > 0 {
+                    b.push(" || ");
+                }
+                b.push_bind(super::types::Value::Text(prefix));
+                b.push(" || ");
+                push_json_value(b, field);
+            }
+            b.push(" || '}'");
+        }
+        Format::Csv => {
+            for (i, field) in fields.iter().enumerate() {
+                if i > 0 {
+                    b.push(" || ',' || ");
+                }
+                push_csv_value(b, field);
+            }
+        }
+    }
+}
+
+/// The CSV header line for `fields`, with its line break.
+pub fn csv_header(fields: &[Field]) -> String {
+    let mut line = String::new();
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        let needs_quotes = f.name.is_empty()
+            || f.name.contains([',', '"', '\n', '\r'])
+            || f.name.starts_with(' ')
+            || f.name.ends_with(' ');
+        if needs_quotes {
+            line.push('"');
+            line.push_str(&f.name.replace('"', "\"\""));
+            line.push('"');
+        } else {
+            line.push_str(&f.name);
+        }
+    }
+    line.push('\n');
+    line
+}

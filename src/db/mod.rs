@@ -1,0 +1,161 @@
+//! The database room: a connection pool over SQLite (embedded default) with
+//! room for PostgreSQL, the embedded migrations, the diesel schema and the
+//! instance-wide settings table. It knows nothing of datasets or HTTP.
+
+pub mod schema;
+mod settings;
+mod sqlite;
+
+use std::path::PathBuf;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::{Error, Result};
+
+pub use settings::{get_or_init_setting, get_setting};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Treats a unique violation as success: the row another writer inserted
+/// first is as good as ours. (The portable spelling of ON CONFLICT DO
+/// NOTHING, which diesel's multi-backend connection cannot express.)
+pub fn ignore_duplicate(result: diesel::QueryResult<usize>) -> Result<()> {
+    use diesel::result::{DatabaseErrorKind, Error as D};
+    match result {
+        Ok(_) | Err(D::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Which SQL engine a pool talks to; the query compiler picks its dialect from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+}
+
+/// One connection, whatever the backend. Rooms that need backend-specific
+/// SQL match on it in one place per function.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Where the database is, parsed from the configured URL.
+#[derive(Debug, Clone)]
+pub enum DbUrl {
+    Sqlite(PathBuf),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<DbUrl> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(Error::bad_request("database_url is empty"));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err(Error::bad_request(
+                "PostgreSQL is not supported by this build yet; use a SQLite file path",
+            ));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        Ok(DbUrl::Sqlite(PathBuf::from(path)))
+    }
+}
+
+/// The r2d2 manager: picks the backend from the URL so that a connection
+/// failure reaches the user with its real cause (diesel's derived
+/// `MultiConnection::establish` tries each backend and drops the errors).
+#[derive(Debug)]
+pub struct Manager {
+    url: DbUrl,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        match &self.url {
+            DbUrl::Sqlite(path) => sqlite::connect(path).map(AnyConnection::Sqlite),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// The shared pool. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the pool (creating a SQLite file's folder) and checks one connection.
+    pub fn connect(url: &str, size: u32) -> Result<Db> {
+        let url = DbUrl::parse(url)?;
+        let backend = match &url {
+            DbUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::internal(format!("creating database folder {}", dir.display()), e)
+                    })?;
+                }
+                Backend::Sqlite
+            }
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .connection_timeout(std::time::Duration::from_secs(10))
+            .build(Manager { url })
+            .map_err(|e| Error::unavailable(format!("cannot open the database: {e}")))?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for blocking work; call from a blocking thread.
+    pub fn get(&self) -> Result<PooledConn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` with a connection on tokio's blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Applies pending migrations.
+    pub fn migrate(&self) -> Result<Vec<String>> {
+        let mut conn = self.get()?;
+        let applied = match &mut *conn {
+            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+        }
+        .map_err(|e| Error::internal("running migrations", e.to_string()))?;
+        Ok(applied.iter().map(|v| v.to_string()).collect())
+    }
+}

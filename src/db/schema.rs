@@ -1,0 +1,73 @@
+//! Diesel's view of the metadata tables, written to be portable across
+//! SQLite and PostgreSQL: ids are BigInt, times are RFC 3339 text, lists are
+//! JSON text. Dataset row tables are not here: their shape is only known at
+//! run time and the `data` room reaches them through the query compiler.
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    datasets (id) {
+        id -> BigInt,
+        slug -> Text,
+        title -> Text,
+        description -> Text,
+        organization_id -> BigInt,
+        licence -> Text,
+        tier -> Text,
+        sensitive_columns -> Text,
+        current_version_id -> Nullable<BigInt>,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    dataset_tags (dataset_id, tag) {
+        dataset_id -> BigInt,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    dataset_versions (id) {
+        id -> BigInt,
+        dataset_id -> BigInt,
+        number -> Integer,
+        table_name -> Text,
+        row_count -> BigInt,
+        column_schema -> Text,
+        indexed -> Text,
+        source_name -> Text,
+        source_sha256 -> Text,
+        source_bytes -> BigInt,
+        imported_at -> Text,
+        imported_by -> Text,
+    }
+}
+
+diesel::joinable!(datasets -> organizations (organization_id));
+diesel::joinable!(dataset_tags -> datasets (dataset_id));
+diesel::joinable!(dataset_versions -> datasets (dataset_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    settings,
+    organizations,
+    datasets,
+    dataset_tags,
+    dataset_versions,
+);

@@ -1,0 +1,37 @@
+//! Instance-wide settings kept in the database (such as the key that signs
+//! cursors), so that every process serving the same database agrees on them.
+
+use diesel::prelude::*;
+
+use super::AnyConnection;
+use super::schema::settings;
+use crate::error::Result;
+
+pub fn get_setting(conn: &mut AnyConnection, key: &str) -> Result<Option<String>> {
+    Ok(settings::table
+        .find(key)
+        .select(settings::value)
+        .first::<String>(conn)
+        .optional()?)
+}
+
+/// Returns the setting, storing `init()` first when it is missing. Two
+/// processes racing here agree: the insert is ignored when the key exists
+/// and the stored value is read back.
+pub fn get_or_init_setting(
+    conn: &mut AnyConnection,
+    key: &str,
+    init: impl FnOnce() -> String,
+) -> Result<String> {
+    if let Some(v) = get_setting(conn, key)? {
+        return Ok(v);
+    }
+    let inserted = diesel::insert_into(settings::table)
+        .values((settings::key.eq(key), settings::value.eq(init())))
+        .execute(conn);
+    super::ignore_duplicate(inserted)?;
+    Ok(settings::table
+        .find(key)
+        .select(settings::value)
+        .first::<String>(conn)?)
+}

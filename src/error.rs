@@ -1,0 +1,253 @@
+//! The one error type of the crate and its `application/problem+json` form
+//! (RFC 9457). Client mistakes carry a detail that says what to change;
+//! internal failures carry only a generic sentence, their cause is logged once
+//! at the boundary and never sent to the client.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What kind of failure an [`Error`] is; it decides the HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    NotAcceptable,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Unavailable,
+    Internal,
+}
+
+impl Kind {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Kind::BadRequest => StatusCode::BAD_REQUEST,
+            Kind::Unauthorized => StatusCode::UNAUTHORIZED,
+            Kind::Forbidden => StatusCode::FORBIDDEN,
+            Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Kind::Conflict => StatusCode::CONFLICT,
+            Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(self) -> &'static str {
+        match self {
+            Kind::BadRequest => "bad-request",
+            Kind::Unauthorized => "unauthorized",
+            Kind::Forbidden => "forbidden",
+            Kind::NotFound => "not-found",
+            Kind::NotAcceptable => "not-acceptable",
+            Kind::Conflict => "conflict",
+            Kind::PayloadTooLarge => "payload-too-large",
+            Kind::UnsupportedMediaType => "unsupported-media-type",
+            Kind::Unavailable => "unavailable",
+            Kind::Internal => "internal",
+        }
+    }
+}
+
+/// The crate's error: a kind, a detail for the client, and for internal
+/// failures the cause that is logged but never shown.
+#[derive(Debug)]
+pub struct Error {
+    kind: Kind,
+    detail: String,
+    source: Option<BoxError>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, detail: impl Into<String>) -> Self {
+        Error {
+            kind,
+            detail: detail.into(),
+            source: None,
+        }
+    }
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(Kind::BadRequest, detail)
+    }
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(Kind::Unauthorized, detail)
+    }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(Kind::Forbidden, detail)
+    }
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(Kind::NotFound, detail)
+    }
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(Kind::Conflict, detail)
+    }
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(Kind::Unavailable, detail)
+    }
+    /// An internal failure: `context` says what was being done (logged), the
+    /// source is the cause (logged); the client sees neither.
+    pub fn internal(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error {
+            kind: Kind::Internal,
+            detail: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The problem document for this error; `instance` is the request id.
+    pub fn problem(&self, instance: Option<&str>) -> Problem {
+        let status = self.kind.status();
+        let detail = match self.kind {
+            // Internal details stay in the log.
+            Kind::Internal => "the server failed to answer this request; quote the request id (instance) when reporting it".to_string(),
+            _ => self.detail.clone(),
+        };
+        Problem {
+            r#type: format!("urn:kaifang:problem:{}", self.kind.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail,
+            instance: instance.map(str::to_string),
+        }
+    }
+
+    /// Adds context to an internal error while it crosses a layer.
+    pub fn context(mut self, context: impl Into<String>) -> Self {
+        if self.kind == Kind::Internal {
+            self.detail = format!("{}: {}", context.into(), self.detail);
+        }
+        self
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            Some(source) => write!(f, "{}: {}", self.detail, source),
+            None => f.write_str(&self.detail),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A problem document (RFC 9457), the body of every error response.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:kaifang:problem:bad-request",
+    "title": "Bad Request",
+    "status": 400,
+    "detail": "unknown column 'delay'; columns are: year, month, day, dep_delay",
+    "instance": "3f1c2a9e-5b7d-4c1e-9a0b-2d4e6f8a1c3b"
+}))]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    pub r#type: String,
+    /// The HTTP status phrase.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong and what to change.
+    pub detail: String,
+    /// The request id, to quote when reporting the problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+impl Problem {
+    pub fn into_response(self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_string(&self).unwrap_or_else(|_| "{}".to_string());
+        let mut res = HttpResponse::build(status);
+        res.content_type(PROBLEM_JSON);
+        if status == StatusCode::UNAUTHORIZED {
+            res.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        res.body(body)
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        // The request-id middleware re-renders this with `instance` set.
+        self.problem(None).into_response()
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        match e {
+            D::NotFound => Error::not_found("not found"),
+            D::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Error::conflict(format!("already exists ({})", info.message()))
+            }
+            other => Error::internal("database query failed", other),
+        }
+    }
+}
+
+impl From<r2d2::Error> for Error {
+    fn from(e: r2d2::Error) -> Self {
+        tracing::error!(error = %e, "database pool exhausted or unreachable");
+        Error::unavailable("the database is unavailable; try again shortly")
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::internal("background task failed", e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let e = Error::internal("loading rows", std::io::Error::other("disk on fire"));
+        let p = e.problem(Some("r1"));
+        assert_eq!(p.status, 500);
+        assert!(!p.detail.contains("disk"));
+        assert_eq!(p.instance.as_deref(), Some("r1"));
+    }
+
+    #[test]
+    fn client_errors_keep_their_detail() {
+        let p = Error::bad_request("unknown column 'x'").problem(None);
+        assert_eq!(p.status, 400);
+        assert_eq!(p.detail, "unknown column 'x'");
+        assert_eq!(p.r#type, "urn:kaifang:problem:bad-request");
+    }
+}

@@ -1,0 +1,96 @@
+//! Building the running gateway: open and migrate the database, load the
+//! instance keys, bind the listener (port 0 in tests) and assemble the app.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::{self, ApiDoc, state::AppState};
+use crate::auth::Authenticator;
+use crate::config::Settings;
+use crate::data::cursor::CursorKey;
+use crate::data::plan::Limits;
+use crate::db::{self, Db};
+use crate::error::{Error, Result};
+
+/// Opens the database, applies migrations and drops tables that a crashed
+/// import left behind.
+pub fn open_database(settings: &Settings) -> Result<Db> {
+    let db = Db::connect(&settings.database_url, settings.pool_size)?;
+    let applied = db.migrate()?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "applied migrations");
+    }
+    Ok(db)
+}
+
+fn cursor_key(db: &Db) -> Result<CursorKey> {
+    let mut conn = db.get()?;
+    let hex = db::get_or_init_setting(&mut conn, "cursor_key", || {
+        let bytes: [u8; 32] = rand::random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    })?;
+    Ok(CursorKey::new(hex.into_bytes()))
+}
+
+/// A bound, not yet running gateway.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Builds the gateway on `settings.bind` (use port 0 for a free port).
+    pub fn build(settings: &Settings, db: Db) -> Result<Application> {
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| Error::bad_request(format!("cannot listen on {}: {e}", settings.bind)))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| Error::internal("reading the bound address", e))?
+            .port();
+        crate::data::collect_orphans(&db)?;
+        let state = AppState {
+            cursor_key: cursor_key(&db)?,
+            db,
+            limits: Limits {
+                default_limit: settings.default_limit,
+                max_limit: settings.max_limit,
+            },
+            max_upload_bytes: settings.max_upload_bytes,
+            publishing_enabled: settings.admin_token.is_some(),
+        };
+        let state = web::Data::new(state);
+        let auth = web::Data::new(Authenticator::new(settings.admin_token.clone()));
+        let doc = api::openapi();
+        let server = HttpServer::new(move || {
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .app_data(state.clone())
+                .app_data(auth.clone())
+                .configure(api::configure)
+                .split_for_parts();
+            app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
+                .default_service(web::to(api::no_route))
+                .wrap(Compress::default())
+                .wrap(from_fn(api::middleware::pipeline))
+        })
+        .listen(listener)
+        .map_err(|e| Error::internal("starting the HTTP server", e))?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
