@@ -1,0 +1,261 @@
+//! The test harness: a real gateway on its own SQLite file and a free port,
+//! reached over HTTP, with typed helpers for the requests tests repeat.
+
+use std::path::{Path, PathBuf};
+
+use kaifang::catalog::Tier;
+use kaifang::config::{Secret, Settings};
+use kaifang::startup::{Application, open_database};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// A gateway with default settings and publishing enabled.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A gateway whose settings `adjust` may change first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("kaifang.db");
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".to_string(),
+        database_url: db_path.to_string_lossy().into_owned(),
+        admin_token: Some(Secret::new(ADMIN_TOKEN)),
+        ..Settings::default()
+    };
+    adjust(&mut settings);
+    let db = open_database(&settings).expect("database");
+    let app = Application::build(&settings, db).expect("application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client"),
+        db_path,
+        _dir: dir,
+    }
+}
+
+/// A file of the shared open-data collection beside the repository.
+pub fn shared_dataset(name: &str) -> PathBuf {
+    let dir = std::env::var_os("KAIFANG_SHARED_DATASETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
+    let path = dir.join(name);
+    assert!(path.exists(), "missing test data {}", path.display());
+    path
+}
+
+/// A demo file shipped in the repository.
+pub fn demo_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("demo").join(name)
+}
+
+/// Builds a dataset through the API: metadata, then optionally data.
+pub struct DatasetBuilder {
+    slug: String,
+    tier: Tier,
+    organization: String,
+    tags: Vec<String>,
+    title: String,
+}
+
+impl DatasetBuilder {
+    pub fn new(slug: &str) -> Self {
+        DatasetBuilder {
+            slug: slug.to_string(),
+            tier: Tier::Open,
+            organization: "test-org".to_string(),
+            tags: Vec::new(),
+            title: format!("Dataset {slug}"),
+        }
+    }
+    pub fn tier(mut self, tier: Tier) -> Self {
+        self.tier = tier;
+        self
+    }
+    pub fn organization(mut self, org: &str) -> Self {
+        self.organization = org.to_string();
+        self
+    }
+    pub fn tags(mut self, tags: &[&str]) -> Self {
+        self.tags = tags.iter().map(|t| t.to_string()).collect();
+        self
+    }
+    pub fn title(mut self, title: &str) -> Self {
+        self.title = title.to_string();
+        self
+    }
+
+    /// Creates the dataset (metadata only) and checks it was created.
+    pub async fn create(self, app: &TestApp) -> String {
+        let res = app
+            .admin(app.client.post(app.url("/v1/datasets")))
+            .json(&json!({
+                "slug": self.slug,
+                "title": self.title,
+                "organization": self.organization,
+                "tier": self.tier,
+                "tags": self.tags,
+            }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap_or_default());
+        self.slug
+    }
+
+    /// Creates the dataset and uploads `csv` as its first version.
+    pub async fn with_csv(self, app: &TestApp, csv: impl Into<reqwest::Body>) -> String {
+        let slug = self.create(app).await;
+        let res = app.upload(&slug, csv, "text/csv").await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap_or_default());
+        slug
+    }
+
+    /// Creates the dataset and uploads the file at `path`.
+    pub async fn with_file(self, app: &TestApp, path: &Path) -> String {
+        let bytes = std::fs::read(path).expect("read test file");
+        let gz = bytes.starts_with(&[0x1f, 0x8b]);
+        let slug = self.create(app).await;
+        let res = app
+            .upload(&slug, bytes, if gz { "application/gzip" } else { "text/csv" })
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap_or_default());
+        slug
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn admin(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        req.bearer_auth(ADMIN_TOKEN)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn upload(
+        &self,
+        slug: &str,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> Response {
+        self.admin(self.client.put(self.url(&format!("/v1/datasets/{slug}/data"))))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_rows(&self, slug: &str, params: &[(&str, &str)]) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/datasets/{slug}/rows")))
+            .query(params)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A page of rows as JSON, asserting success.
+    pub async fn rows_json(&self, slug: &str, params: &[(&str, &str)]) -> Value {
+        let res = self.get_rows(slug, params).await;
+        let status = res.status();
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    pub async fn query(&self, slug: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(&format!("/v1/datasets/{slug}/query")))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn export(&self, slug: &str, params: &[(&str, &str)]) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/datasets/{slug}/export")))
+            .query(params)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Runs SQL straight on the database file, to compare against.
+    pub fn sqlite(&self) -> sqlite_cli::Db {
+        sqlite_cli::Db::open(&self.db_path)
+    }
+}
+
+/// Asserts a problem+json answer with `status` and returns its body.
+pub async fn assert_problem(res: Response, status: u16) -> Value {
+    let got = res.status().as_u16();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = res.text().await.expect("body");
+    assert_eq!(got, status, "unexpected status; body: {body}");
+    assert!(ct.starts_with("application/problem+json"), "content type {ct}; body: {body}");
+    let v: Value = serde_json::from_str(&body).expect("problem json");
+    assert_eq!(v["status"], json!(status));
+    assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()), "{v}");
+    assert!(v["instance"].as_str().is_some(), "{v}");
+    v
+}
+
+/// Direct access to the database file through the `sqlite3` command line
+/// tool, an engine independent of the gateway, for cross-checks.
+pub mod sqlite_cli {
+    use std::path::{Path, PathBuf};
+
+    pub struct Db {
+        path: PathBuf,
+    }
+
+    impl Db {
+        pub fn open(path: &Path) -> Db {
+            Db {
+                path: path.to_path_buf(),
+            }
+        }
+
+        /// Runs `sql` and returns its output lines (`|`-separated columns).
+        pub fn query(&self, sql: &str) -> Vec<String> {
+            let out = std::process::Command::new("sqlite3")
+                .arg("-readonly")
+                .arg(&self.path)
+                .arg(sql)
+                .output()
+                .expect("sqlite3 on PATH");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect()
+        }
+    }
+}
