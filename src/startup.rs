@@ -38,6 +38,12 @@ fn cursor_key(db: &Db) -> Result<CursorKey> {
     Ok(CursorKey::new(hex.into_bytes()))
 }
 
+async fn docs_redirect() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}
+
 /// A bound, not yet running gateway.
 pub struct Application {
     port: u16,
@@ -76,6 +82,7 @@ impl Application {
                 .configure(api::configure)
                 .split_for_parts();
             app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
+                .route("/docs", web::get().to(docs_redirect))
                 .default_service(web::to(api::no_route))
                 .wrap(Compress::default())
                 .wrap(from_fn(api::middleware::pipeline))
