@@ -1,0 +1,289 @@
+//! The query compiler: from a parsed query and a version's columns to the
+//! SQL statements that answer it — a page (with its keyset predicate), an
+//! exact count, an aggregate, an export. Names are checked against the
+//! version's columns and quoted; every value is a bound parameter.
+
+mod aggregate;
+mod keyset;
+
+use crate::data::cursor::{self, CursorKey, CursorPayload};
+use crate::data::query::{Expr, write_filter};
+use crate::data::render::{self, Field, Source};
+use crate::data::request::{Direction, Format, OrderItem, RowsQuery};
+use crate::data::sql::{Dialect, SqlBuilder};
+use crate::data::store::ROW_COLUMN;
+use crate::data::types::{Column, Value};
+use crate::error::{Error, Result};
+
+const MAX_ORDER_KEYS: usize = 8;
+
+/// Page size rules from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub default_limit: u32,
+    pub max_limit: u32,
+}
+
+/// The table a query reads: one version of a dataset.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub version_id: i64,
+    pub version_number: i32,
+    pub table: &'a str,
+    pub columns: &'a [Column],
+    pub dialect: Dialect,
+}
+
+/// One SQL statement with its values.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub sql: String,
+    pub binds: Vec<Value>,
+}
+
+impl From<SqlBuilder> for Statement {
+    fn from(b: SqlBuilder) -> Self {
+        let (sql, binds) = b.into_parts();
+        Statement { sql, binds }
+    }
+}
+
+/// Everything needed to run a query and shape its answer.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub fields: Vec<Field>,
+    pub format: Format,
+    /// Selects `r` (the rendered row) and, when `keyed`, `k` (the sort keys).
+    pub rows: Statement,
+    pub count: Option<Statement>,
+    /// Rows per page; `None` for an export, which returns every row.
+    pub limit: Option<u32>,
+    pub keyed: bool,
+    pub version_id: i64,
+    pub fingerprint: String,
+}
+
+pub(crate) fn column<'c>(columns: &'c [Column], name: &str) -> Result<&'c Column> {
+    columns.iter().find(|c| c.name == name).ok_or_else(|| {
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        Error::bad_request(format!(
+            "unknown column '{}'; columns are: {}",
+            name.chars().take(100).collect::<String>(),
+            names.join(", ")
+        ))
+    })
+}
+
+pub(crate) fn push_filter(
+    b: &mut SqlBuilder,
+    filter: Option<&Expr>,
+    columns: &[Column],
+) -> Result<()> {
+    match filter {
+        Some(expr) => {
+            write_filter(expr, columns, b).map_err(|e| Error::bad_request(format!("filter: {e}")))
+        }
+        None => {
+            b.push("1 = 1");
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn check_limit(limit: Option<u32>, limits: Limits) -> Result<u32> {
+    let limit = limit.unwrap_or(limits.default_limit);
+    if limit == 0 {
+        return Err(Error::bad_request("limit must be at least 1"));
+    }
+    if limit > limits.max_limit {
+        return Err(Error::bad_request(format!(
+            "limit {limit} is over the maximum of {}; ask for fewer rows and follow next_cursor, or use the export endpoint for everything",
+            limits.max_limit
+        )));
+    }
+    Ok(limit)
+}
+
+fn order_text(order: &[OrderItem]) -> String {
+    order
+        .iter()
+        .map(|o| match o.direction {
+            Direction::Asc => format!("{:?} asc", o.column),
+            Direction::Desc => format!("{:?} desc", o.column),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(crate) fn push_direction(b: &mut SqlBuilder, d: Direction) {
+    // Nulls sort as the smallest value on every backend.
+    b.push(match d {
+        Direction::Asc => " ASC NULLS FIRST",
+        Direction::Desc => " DESC NULLS LAST",
+    });
+}
+
+/// Plans a page of rows, or every row when `limits` is `None` (export).
+pub fn plan_rows(
+    target: Target<'_>,
+    query: &RowsQuery,
+    format: Format,
+    limits: Option<Limits>,
+    key: &CursorKey,
+) -> Result<Plan> {
+    if query.is_aggregate() {
+        return aggregate::plan_aggregate(target, query, format, limits);
+    }
+    let columns = target.columns;
+    let fields: Vec<Field> = match &query.select {
+        None => columns
+            .iter()
+            .map(|c| Field {
+                name: c.name.clone(),
+                source: Source::Column(c.name.clone()),
+                ty: c.ty,
+            })
+            .collect(),
+        Some(names) => {
+            if names.is_empty() || names.iter().all(|n| n.is_empty()) {
+                return Err(Error::bad_request(
+                    "select is empty; name at least one column, or leave select out for all",
+                ));
+            }
+            let mut out: Vec<Field> = Vec::with_capacity(names.len());
+            for name in names {
+                let c = column(columns, name)?;
+                if out.iter().any(|f| f.name == c.name) {
+                    return Err(Error::bad_request(format!(
+                        "column '{}' is selected twice",
+                        c.name
+                    )));
+                }
+                out.push(Field {
+                    name: c.name.clone(),
+                    source: Source::Column(c.name.clone()),
+                    ty: c.ty,
+                });
+            }
+            out
+        }
+    };
+    if query.order.len() > MAX_ORDER_KEYS {
+        return Err(Error::bad_request(format!(
+            "at most {MAX_ORDER_KEYS} sort keys"
+        )));
+    }
+    let mut order: Vec<(&Column, Direction)> = Vec::with_capacity(query.order.len());
+    for item in &query.order {
+        let c = column(columns, &item.column)?;
+        if order.iter().any(|(o, _)| o.name == c.name) {
+            return Err(Error::bad_request(format!(
+                "column '{}' appears twice in order",
+                c.name
+            )));
+        }
+        order.push((c, item.direction));
+    }
+    let filter_text = query
+        .filter
+        .as_ref()
+        .map(|f| f.to_string())
+        .unwrap_or_default();
+    let order_spec = order_text(&query.order);
+    let fingerprint = cursor::fingerprint(&[&filter_text, &order_spec]);
+
+    let limit = limits.map(|l| check_limit(query.limit, l)).transpose()?;
+    let keyset = match (&query.cursor, limit) {
+        (Some(_), None) => {
+            return Err(Error::bad_request(
+                "an export returns every row; leave out cursor",
+            ));
+        }
+        (Some(c), Some(_)) => {
+            let payload = cursor::decode(key, c)?;
+            if payload.q != fingerprint {
+                return Err(Error::bad_request(
+                    "the cursor belongs to a query with another filter or order; send the same filter and order as the page it came from",
+                ));
+            }
+            if payload.v != target.version_id {
+                return Err(Error::conflict(format!(
+                    "the dataset has changed since this cursor was issued (it is now at version {}); start again without cursor",
+                    target.version_number
+                )));
+            }
+            Some(payload)
+        }
+        (None, _) => None,
+    };
+
+    let mut b = SqlBuilder::new(target.dialect);
+    b.push("SELECT ");
+    render::push_row(&mut b, &fields, format);
+    b.push(" AS r");
+    let keyed = limit.is_some();
+    if keyed {
+        b.push(", json_array(");
+        for (c, _) in &order {
+            b.push_ident(&c.name).push(", ");
+        }
+        b.push_ident(ROW_COLUMN).push(") AS k");
+    }
+    b.push(" FROM ").push_ident(target.table).push(" WHERE (");
+    push_filter(&mut b, query.filter.as_ref(), columns)?;
+    b.push(")");
+    if let Some(payload) = &keyset {
+        b.push(" AND (");
+        keyset::push_keyset(&mut b, &order, &payload.k)?;
+        b.push(")");
+    }
+    b.push(" ORDER BY ");
+    for (c, d) in &order {
+        b.push_ident(&c.name);
+        push_direction(&mut b, *d);
+        b.push(", ");
+    }
+    b.push_ident(ROW_COLUMN).push(" ASC");
+    if let Some(limit) = limit {
+        // One row more than asked tells whether there is a next page.
+        b.push(" LIMIT ")
+            .push_bind(Value::Int(i64::from(limit) + 1));
+    }
+
+    let count = if query.count {
+        let mut c = SqlBuilder::new(target.dialect);
+        c.push("SELECT COUNT(*) AS n FROM ")
+            .push_ident(target.table)
+            .push(" WHERE (");
+        push_filter(&mut c, query.filter.as_ref(), columns)?;
+        c.push(")");
+        Some(c.into())
+    } else {
+        None
+    };
+
+    Ok(Plan {
+        fields,
+        format,
+        rows: b.into(),
+        count,
+        limit,
+        keyed,
+        version_id: target.version_id,
+        fingerprint,
+    })
+}
+
+/// The cursor that continues after a row whose sort keys were `k`.
+pub fn next_cursor(key: &CursorKey, plan: &Plan, k: &str) -> Result<String> {
+    let k: Vec<serde_json::Value> =
+        serde_json::from_str(k).map_err(|e| Error::internal("reading sort keys", e))?;
+    cursor::encode(
+        key,
+        &CursorPayload {
+            v: plan.version_id,
+            q: plan.fingerprint.clone(),
+            k,
+        },
+    )
+}
