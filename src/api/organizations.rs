@@ -29,7 +29,7 @@ pub struct OrgParams {
 pub struct OrganizationList {
     /// The organisations of this page.
     pub data: Vec<Organization>,
-    /// All organisations.
+    /// Organisations with at least one dataset the caller may see (all, for an administrator).
     #[schema(example = 5)]
     pub total: i64,
     /// Page size used.

@@ -217,6 +217,13 @@ pub fn create_dataset(conn: &mut AnyConnection, new: &NewDataset) -> Result<Data
         }
         let org_id = ensure_organization(conn, &org, org.as_str())?;
         let now = super::now_text();
+        let search_text = format!(
+            "{}\n{}\n{}",
+            new.title.trim(),
+            new.description,
+            new.tags.join("\n")
+        )
+        .to_lowercase();
         diesel::insert_into(datasets::table)
             .values((
                 datasets::slug.eq(slug.as_str()),
@@ -226,6 +233,7 @@ pub fn create_dataset(conn: &mut AnyConnection, new: &NewDataset) -> Result<Data
                 datasets::licence.eq(&new.licence),
                 datasets::tier.eq(new.tier.as_str()),
                 datasets::sensitive_columns.eq(&sensitive),
+                datasets::search_text.eq(&search_text),
                 datasets::created_at.eq(&now),
                 datasets::updated_at.eq(&now),
             ))
@@ -332,7 +340,7 @@ pub fn list_datasets(
         .unwrap_or("")
         .split_whitespace()
         .take(10)
-        .map(like_pattern)
+        .map(|w| like_pattern(&w.to_lowercase()))
         .collect();
     let build = || {
         let mut query = datasets::table
@@ -352,16 +360,7 @@ pub fn list_datasets(
             query = query.filter(datasets::id.eq_any(tagged));
         }
         for w in &words {
-            let tagged = dataset_tags::table
-                .filter(dataset_tags::tag.like(w.clone()).escape('\\'))
-                .select(dataset_tags::dataset_id);
-            query = query.filter(
-                datasets::title
-                    .like(w.clone())
-                    .escape('\\')
-                    .or(datasets::description.like(w.clone()).escape('\\'))
-                    .or(datasets::id.eq_any(tagged)),
-            );
+            query = query.filter(datasets::search_text.like(w.clone()).escape('\\'));
         }
         query
     };

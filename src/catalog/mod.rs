@@ -14,8 +14,7 @@ pub use datasets::{
 pub use names::{DatasetSlug, OrgSlug, Tier};
 pub use organizations::{Organization, ensure_organization, list_organizations};
 pub use versions::{
-    NewVersion, VersionInfo, VersionRecord, current_version, live_tables, next_version_number,
-    record_version,
+    NewVersion, VersionInfo, VersionRecord, current_version, live_tables, record_version,
 };
 
 /// The current time as RFC 3339 text, the portable form the catalog stores.

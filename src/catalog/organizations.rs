@@ -47,8 +47,21 @@ pub fn list_organizations(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Organization>, i64)> {
-    let total: i64 = organizations::table.count().get_result(conn)?;
-    let rows: Vec<(i64, String, String, String)> = organizations::table
+    // An organisation whose every dataset is hidden from the caller is not
+    // shown either: its existence would reveal that hidden data exists.
+    let sees_all = visible_tiers.len() == 3;
+    let build = || {
+        let mut q = organizations::table.into_boxed();
+        if !sees_all {
+            let visible = datasets::table
+                .filter(datasets::tier.eq_any(visible_tiers.to_vec()))
+                .select(datasets::organization_id);
+            q = q.filter(organizations::id.eq_any(visible));
+        }
+        q
+    };
+    let total: i64 = build().count().get_result(conn)?;
+    let rows: Vec<(i64, String, String, String)> = build()
         .select((
             organizations::id,
             organizations::slug,

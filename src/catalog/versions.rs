@@ -163,22 +163,14 @@ pub struct NewVersion {
     pub imported_by: String,
 }
 
-/// The number the next version of `dataset_id` will get.
-pub fn next_version_number(conn: &mut AnyConnection, dataset_id: i64) -> Result<i32> {
-    let max: Option<i32> = dataset_versions::table
-        .filter(dataset_versions::dataset_id.eq(dataset_id))
-        .select(diesel::dsl::max(dataset_versions::number))
-        .first(conn)?;
-    Ok(max.unwrap_or(0) + 1)
-}
-
-/// Records `new` as version `number` and makes it current, in one
-/// transaction. Returns the new version and the table of the version it
-/// replaced, which the caller may drop.
+/// Records `new` as the next version of the dataset and makes it current,
+/// in one transaction that takes the write lock first (so two imports
+/// finishing together number their versions one after the other). Returns
+/// the new version and the table of the version it replaced, which the
+/// caller may drop.
 pub fn record_version(
     conn: &mut AnyConnection,
     dataset_id: i64,
-    number: i32,
     new: &NewVersion,
 ) -> Result<(VersionRecord, Option<String>)> {
     let columns =
@@ -186,6 +178,18 @@ pub fn record_version(
     let indexed =
         serde_json::to_string(&new.indexed).map_err(|e| Error::internal("encoding indexes", e))?;
     conn.transaction(|conn| {
+        // Writing the dataset row first takes the write lock (SQLite) or the
+        // row lock (PostgreSQL) before anything is read, so imports that
+        // finish together are numbered one after the other.
+        let now = super::now_text();
+        diesel::update(datasets::table.find(dataset_id))
+            .set(datasets::updated_at.eq(&now))
+            .execute(conn)?;
+        let max: Option<i32> = dataset_versions::table
+            .filter(dataset_versions::dataset_id.eq(dataset_id))
+            .select(diesel::dsl::max(dataset_versions::number))
+            .first(conn)?;
+        let number = max.unwrap_or(0) + 1;
         let previous: Option<i64> = datasets::table
             .find(dataset_id)
             .select(datasets::current_version_id)
@@ -199,7 +203,6 @@ pub fn record_version(
             ),
             None => None,
         };
-        let now = super::now_text();
         diesel::insert_into(dataset_versions::table)
             .values((
                 dataset_versions::dataset_id.eq(dataset_id),

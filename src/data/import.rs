@@ -59,10 +59,10 @@ pub fn import_file(
             scan.columns.len()
         )));
     }
-    let number = catalog::next_version_number(conn, dataset.id)?;
-    let table = store::table_name(dataset.id, number);
-    // A table of this name can only be the leftover of an interrupted import.
-    store::drop_table(conn, &table)?;
+    // Each attempt builds its own table, so concurrent imports of one
+    // dataset never touch each other's rows; the version number is taken
+    // only when the finished table is switched in.
+    let table = store::table_name(dataset.id);
     store::create_table(conn, &table, &scan.columns)?;
     let loaded = load_rows(conn, &table, path, &scan, progress).and_then(|rows| {
         progress.indexing(&scan.indexed);
@@ -77,7 +77,7 @@ pub fn import_file(
             source_bytes: i64::try_from(scan.bytes).unwrap_or(i64::MAX),
             imported_by: source.imported_by.clone(),
         };
-        catalog::record_version(conn, dataset.id, number, &new)
+        catalog::record_version(conn, dataset.id, &new)
     });
     match loaded {
         Ok((version, old_table)) => {

@@ -20,8 +20,11 @@ pub const ROW_COLUMN: &str = "__row";
 /// SQLite's limit on bound parameters in one statement.
 const SQLITE_MAX_PARAMS: usize = 32_000;
 
-pub fn table_name(dataset_id: i64, version: i32) -> String {
-    format!("ds_{dataset_id}_v{version}")
+/// A fresh table name for an import of `dataset_id`: the dataset id and
+/// a random part, so two imports never share a table.
+pub fn table_name(dataset_id: i64) -> String {
+    let nonce: u64 = rand::random();
+    format!("ds_{dataset_id}_{nonce:016x}")
 }
 
 fn sqlite_type(ty: ColumnType) -> &'static str {
@@ -190,7 +193,7 @@ pub fn version_tables(conn: &mut AnyConnection) -> Result<Vec<String>> {
         name: String,
     }
     let names: Vec<Name> = diesel::sql_query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'ds_[0-9]*_v[0-9]*'",
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'ds_[0-9]*_[0-9a-f]*'",
     )
     .load(sqlite(conn))?;
     Ok(names.into_iter().map(|n| n.name).collect())

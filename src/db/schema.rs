@@ -31,6 +31,7 @@ diesel::table! {
         tier -> Text,
         sensitive_columns -> Text,
         current_version_id -> Nullable<BigInt>,
+        search_text -> Text,
         created_at -> Text,
         updated_at -> Text,
     }
@@ -60,6 +61,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_records (id) {
+        id -> BigInt,
+        chain -> Text,
+        seq -> BigInt,
+        time -> Text,
+        kind -> Text,
+        request_id -> Text,
+        subject -> Text,
+        roles -> Text,
+        auth_method -> Text,
+        key_id -> Nullable<Text>,
+        client_addr -> Nullable<Text>,
+        method -> Text,
+        route -> Nullable<Text>,
+        path -> Text,
+        dataset -> Nullable<Text>,
+        action -> Nullable<Text>,
+        decision -> Nullable<Text>,
+        rule -> Nullable<Text>,
+        status -> Integer,
+        rows -> Nullable<BigInt>,
+        bytes -> Nullable<BigInt>,
+        duration_us -> BigInt,
+        user_agent -> Nullable<Text>,
+        query -> Nullable<Text>,
+        complete -> Nullable<Bool>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (id) {
+        id -> BigInt,
+        chain -> Text,
+        seq -> BigInt,
+        head_hash -> Text,
+        count -> BigInt,
+        time -> Text,
+        prev_signature -> Text,
+        signature -> Text,
+    }
+}
+
 diesel::joinable!(datasets -> organizations (organization_id));
 diesel::joinable!(dataset_tags -> datasets (dataset_id));
 diesel::joinable!(dataset_versions -> datasets (dataset_id));
@@ -70,4 +116,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     datasets,
     dataset_tags,
     dataset_versions,
+    audit_records,
+    audit_checkpoints,
 );

@@ -61,7 +61,9 @@ pub fn shared_dataset(name: &str) -> PathBuf {
 
 /// A demo file shipped in the repository.
 pub fn demo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("demo").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("demo")
+        .join(name)
 }
 
 /// Builds a dataset through the API: metadata, then optionally data.
@@ -114,7 +116,12 @@ impl DatasetBuilder {
             .send()
             .await
             .expect("request");
-        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
         self.slug
     }
 
@@ -122,7 +129,12 @@ impl DatasetBuilder {
     pub async fn with_csv(self, app: &TestApp, csv: impl Into<reqwest::Body>) -> String {
         let slug = self.create(app).await;
         let res = app.upload(&slug, csv, "text/csv").await;
-        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
         slug
     }
 
@@ -132,9 +144,18 @@ impl DatasetBuilder {
         let gz = bytes.starts_with(&[0x1f, 0x8b]);
         let slug = self.create(app).await;
         let res = app
-            .upload(&slug, bytes, if gz { "application/gzip" } else { "text/csv" })
+            .upload(
+                &slug,
+                bytes,
+                if gz { "application/gzip" } else { "text/csv" },
+            )
             .await;
-        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
         slug
     }
 }
@@ -149,7 +170,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.client.get(self.url(path)).send().await.expect("request")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn upload(
@@ -158,12 +183,15 @@ impl TestApp {
         body: impl Into<reqwest::Body>,
         content_type: &str,
     ) -> Response {
-        self.admin(self.client.put(self.url(&format!("/v1/datasets/{slug}/data"))))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("request")
+        self.admin(
+            self.client
+                .put(self.url(&format!("/v1/datasets/{slug}/data"))),
+        )
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request")
     }
 
     pub async fn get_rows(&self, slug: &str, params: &[(&str, &str)]) -> Response {
@@ -219,7 +247,10 @@ pub async fn assert_problem(res: Response, status: u16) -> Value {
         .to_string();
     let body = res.text().await.expect("body");
     assert_eq!(got, status, "unexpected status; body: {body}");
-    assert!(ct.starts_with("application/problem+json"), "content type {ct}; body: {body}");
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content type {ct}; body: {body}"
+    );
     let v: Value = serde_json::from_str(&body).expect("problem json");
     assert_eq!(v["status"], json!(status));
     assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()), "{v}");
@@ -251,7 +282,11 @@ pub mod sqlite_cli {
                 .arg(sql)
                 .output()
                 .expect("sqlite3 on PATH");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8_lossy(&out.stdout)
                 .lines()
                 .map(str::to_string)

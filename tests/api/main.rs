@@ -1,6 +1,9 @@
 //! Integration tests: each drives a real gateway over HTTP, on its own
 //! SQLite file, through the harness in `helpers`.
 
+// Test code may stop at the first surprise.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod catalog;
 mod errors;
 mod export;

@@ -7,7 +7,9 @@ const REGENERATE: &str = "cargo run -- openapi > openapi/openapi.json";
 
 #[test]
 fn committed_spec_matches_the_code() {
-    let generated = kaifang::api::openapi().to_pretty_json().expect("render spec");
+    let generated = kaifang::api::openapi()
+        .to_pretty_json()
+        .expect("render spec");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
@@ -26,7 +28,10 @@ fn every_operation_has_an_id_a_tag_and_problem_errors() {
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
             assert!(op["operationId"].is_string(), "{method} {path}");
-            assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{method} {path}");
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{method} {path}"
+            );
             for (status, resp) in op["responses"].as_object().unwrap() {
                 if status.starts_with('4') || status.starts_with('5') {
                     assert!(

@@ -25,6 +25,9 @@ CREATE TABLE datasets (
     tier               TEXT NOT NULL CHECK (tier IN ('open', 'conditional', 'restricted')),
     sensitive_columns  TEXT NOT NULL DEFAULT '[]',
     current_version_id BIGINT,
+    -- Title, description and tags folded to lower case (Unicode, in the
+    -- application) for case-insensitive search in any language.
+    search_text        TEXT NOT NULL DEFAULT '',
     created_at         TEXT NOT NULL,
     updated_at         TEXT NOT NULL
 );
