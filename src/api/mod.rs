@@ -7,6 +7,7 @@
 mod datasets;
 pub mod middleware;
 mod organizations;
+mod params;
 mod spec;
 pub mod state;
 

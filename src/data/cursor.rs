@@ -40,6 +40,8 @@ impl std::fmt::Debug for CursorKey {
 /// What a cursor says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CursorPayload {
+    /// Dataset id the page came from.
+    pub d: i64,
     /// Version id the page came from.
     pub v: i64,
     /// Fingerprint of the filter and order the page was made with.
@@ -106,6 +108,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let p = CursorPayload {
+            d: 7,
             v: 3,
             q: fingerprint(&["carrier = 'UA'", "dep_delay"]),
             k: vec![serde_json::json!(12), serde_json::json!(99)],
@@ -117,6 +120,7 @@ mod tests {
     #[test]
     fn tampering_is_refused() {
         let p = CursorPayload {
+            d: 7,
             v: 1,
             q: "x".into(),
             k: vec![serde_json::json!(100)],

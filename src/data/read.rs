@@ -40,10 +40,17 @@ struct Count {
 
 /// A table vanishes only when a newer version replaced it between planning
 /// and reading; the caller should simply ask again.
+/// SQLite's `sum` stops with "integer overflow" past 64 bits; that is the
+/// caller's aggregate, not a fault of the server.
 fn sql_error(e: diesel::result::Error) -> Error {
-    if e.to_string().contains("no such table") {
+    let text = e.to_string();
+    if text.contains("no such table") {
         Error::conflict(
             "the dataset was replaced by a new version while it was being read; send the request again",
+        )
+    } else if text.contains("integer overflow") {
+        Error::bad_request(
+            "a sum overflowed 64-bit integers; filter to fewer rows, group more finely, or use avg",
         )
     } else {
         Error::internal("reading rows", e)

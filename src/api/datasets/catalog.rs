@@ -29,9 +29,11 @@ pub struct ListParams {
     pub tier: Option<Tier>,
     /// Datasets per page, 1 to 500 (default 50).
     #[param(example = 50, minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "crate::api::params::limit")]
     pub limit: Option<u32>,
     /// Datasets to skip.
     #[param(example = 0)]
+    #[serde(default, deserialize_with = "crate::api::params::offset")]
     pub offset: Option<u32>,
 }
 

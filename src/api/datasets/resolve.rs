@@ -78,6 +78,7 @@ pub fn authorize_rows(
 
 pub fn target(version: &VersionRecord, backend: Backend) -> Target<'_> {
     Target {
+        dataset_id: version.dataset_id,
         version_id: version.id,
         version_number: version.number,
         table: &version.table_name,

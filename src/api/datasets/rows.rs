@@ -33,6 +33,7 @@ pub struct RowsParams {
     pub order: Option<String>,
     /// Rows per page (default 100, at most the configured maximum, 10000 by default).
     #[param(example = 100, minimum = 1)]
+    #[serde(default, deserialize_with = "crate::api::params::limit")]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page, unchanged.
     pub cursor: Option<String>,

@@ -179,6 +179,7 @@ pub(super) fn plan_aggregate(
         count,
         limit,
         keyed: false,
+        dataset_id: target.dataset_id,
         version_id: target.version_id,
         fingerprint: String::new(),
     })

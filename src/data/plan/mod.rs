@@ -7,7 +7,7 @@ mod aggregate;
 mod keyset;
 
 use crate::data::cursor::{self, CursorKey, CursorPayload};
-use crate::data::query::{Expr, write_filter};
+use crate::data::query::{Expr, MAX_FILTER_VALUES, write_filter};
 use crate::data::render::{self, Field, Source};
 use crate::data::request::{Direction, Format, OrderItem, RowsQuery};
 use crate::data::sql::{Dialect, SqlBuilder};
@@ -27,6 +27,7 @@ pub struct Limits {
 /// The table a query reads: one version of a dataset.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
+    pub dataset_id: i64,
     pub version_id: i64,
     pub version_number: i32,
     pub table: &'a str,
@@ -59,6 +60,7 @@ pub struct Plan {
     /// Rows per page; `None` for an export, which returns every row.
     pub limit: Option<u32>,
     pub keyed: bool,
+    pub dataset_id: i64,
     pub version_id: i64,
     pub fingerprint: String,
 }
@@ -81,7 +83,17 @@ pub(crate) fn push_filter(
 ) -> Result<()> {
     match filter {
         Some(expr) => {
-            write_filter(expr, columns, b).map_err(|e| Error::bad_request(format!("filter: {e}")))
+            let before = b.binds().len();
+            write_filter(expr, columns, b)
+                .map_err(|e| Error::bad_request(format!("filter: {e}")))?;
+            let values = b.binds().len() - before;
+            if values > MAX_FILTER_VALUES {
+                return Err(Error::bad_request(format!(
+                    "filter: the filter holds {values} values; the limit is {MAX_FILTER_VALUES}: \
+                     split the request, or filter on a range instead of listing values"
+                )));
+            }
+            Ok(())
         }
         None => {
             b.push("1 = 1");
@@ -201,6 +213,11 @@ pub fn plan_rows(
         }
         (Some(c), Some(_)) => {
             let payload = cursor::decode(key, c)?;
+            if payload.d != target.dataset_id {
+                return Err(Error::bad_request(
+                    "the cursor belongs to another dataset; pass a cursor only to the dataset whose page returned it",
+                ));
+            }
             if payload.q != fingerprint {
                 return Err(Error::bad_request(
                     "the cursor belongs to a query with another filter or order; send the same filter and order as the page it came from",
@@ -269,6 +286,7 @@ pub fn plan_rows(
         count,
         limit,
         keyed,
+        dataset_id: target.dataset_id,
         version_id: target.version_id,
         fingerprint,
     })
@@ -281,6 +299,7 @@ pub fn next_cursor(key: &CursorKey, plan: &Plan, k: &str) -> Result<String> {
     cursor::encode(
         key,
         &CursorPayload {
+            d: plan.dataset_id,
             v: plan.version_id,
             q: plan.fingerprint.clone(),
             k,

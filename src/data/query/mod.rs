@@ -22,3 +22,6 @@ pub const MAX_FILTER_BYTES: usize = 8192;
 pub const MAX_DEPTH: usize = 32;
 /// Most values in one `in` list.
 pub const MAX_IN_VALUES: usize = 1000;
+/// Most values in a whole filter. SQLite binds at most 32,766 values per
+/// statement; staying well below keeps planning cheap and the limit clear.
+pub const MAX_FILTER_VALUES: usize = 10_000;
