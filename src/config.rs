@@ -47,6 +47,20 @@ pub struct Settings {
     pub default_limit: u32,
     /// Largest `limit` a caller may ask for.
     pub max_limit: u32,
+    /// Name of this instance's audit chain; each instance sharing a database needs its own.
+    pub instance_id: String,
+    /// File holding the Ed25519 key that signs audit checkpoints (created if missing).
+    /// Default: `audit/signing.key` beside the database file.
+    pub audit_key_file: Option<PathBuf>,
+    /// Append-only file outside the database that receives every checkpoint.
+    /// Default: `audit/checkpoints.log` beside the database file.
+    pub audit_checkpoint_log: Option<PathBuf>,
+    /// SQLite durability of audit commits: `full` (survives power loss) or `normal`.
+    pub audit_synchronous: String,
+    /// Records between two checkpoints.
+    pub audit_checkpoint_every: i64,
+    /// Seconds between two checkpoints when records arrive slowly.
+    pub audit_checkpoint_secs: u64,
 }
 
 impl Default for Settings {
@@ -59,6 +73,12 @@ impl Default for Settings {
             max_upload_bytes: 1024 * 1024 * 1024,
             default_limit: 100,
             max_limit: 10_000,
+            instance_id: "main".to_string(),
+            audit_key_file: None,
+            audit_checkpoint_log: None,
+            audit_synchronous: "full".to_string(),
+            audit_checkpoint_every: 1000,
+            audit_checkpoint_secs: 60,
         }
     }
 }
@@ -122,10 +142,75 @@ impl Settings {
         if let Some(v) = get("KAIFANG_MAX_LIMIT") {
             self.max_limit = num("KAIFANG_MAX_LIMIT", v)?;
         }
+        if let Some(v) = get("KAIFANG_INSTANCE_ID") {
+            self.instance_id = v;
+        }
+        if let Some(v) = get("KAIFANG_AUDIT_KEY_FILE") {
+            self.audit_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("KAIFANG_AUDIT_CHECKPOINT_LOG") {
+            self.audit_checkpoint_log = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("KAIFANG_AUDIT_SYNCHRONOUS") {
+            self.audit_synchronous = v;
+        }
+        if let Some(v) = get("KAIFANG_AUDIT_CHECKPOINT_EVERY") {
+            self.audit_checkpoint_every = num("KAIFANG_AUDIT_CHECKPOINT_EVERY", v)?;
+        }
+        if let Some(v) = get("KAIFANG_AUDIT_CHECKPOINT_SECS") {
+            self.audit_checkpoint_secs = num("KAIFANG_AUDIT_CHECKPOINT_SECS", v)?;
+        }
         Ok(())
     }
 
+    /// The folder of the database file, where audit key and log default to.
+    fn data_dir(&self) -> PathBuf {
+        let path = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))
+            .unwrap_or(&self.database_url);
+        Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("audit").join("signing.key"))
+    }
+
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.audit_checkpoint_log
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("audit").join("checkpoints.log"))
+    }
+
     pub fn validate(&self) -> Result<()> {
+        if !matches!(self.audit_synchronous.as_str(), "full" | "normal") {
+            return Err(Error::bad_request(format!(
+                "audit_synchronous must be 'full' or 'normal', not '{}'",
+                self.audit_synchronous
+            )));
+        }
+        let id_ok = (1..=64).contains(&self.instance_id.len())
+            && self
+                .instance_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !id_ok {
+            return Err(Error::bad_request(
+                "instance_id must be 1 to 64 letters, digits, '-' or '_'",
+            ));
+        }
+        if self.audit_checkpoint_every < 1 || self.audit_checkpoint_secs < 1 {
+            return Err(Error::bad_request(
+                "audit_checkpoint_every and audit_checkpoint_secs must be at least 1",
+            ));
+        }
         if self.pool_size == 0 {
             return Err(Error::bad_request("pool_size must be at least 1"));
         }
