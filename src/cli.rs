@@ -1,6 +1,8 @@
-//! The command line: `serve`, `migrate`, `import` and `openapi`. Each
+//! The command line: `serve`, `migrate`, `import`, `openapi` and `audit`. Each
 //! command loads the settings and calls the rooms; nothing here is logic of
 //! its own beyond presenting progress and results on the terminal.
+
+mod audit;
 
 use std::path::{Path, PathBuf};
 
@@ -71,6 +73,11 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Verify or archive the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 pub fn load_settings(config: Option<&Path>) -> Result<Settings> {
@@ -89,6 +96,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{json}");
             Ok(())
         }
+        Command::Audit { command } => audit::run(&settings, command).await,
         Command::Migrate => {
             let db = open_database(&settings)?;
             drop(db);

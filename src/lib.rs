@@ -5,6 +5,7 @@
 //! one above it (see ARCHITECTURE.md).
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod cli;

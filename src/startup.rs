@@ -11,6 +11,8 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{self, ApiDoc, state::AppState};
+use crate::audit::checkpoint::CheckpointKey;
+use crate::audit::{AuditWriter, WriterConfig};
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::data::cursor::CursorKey;
@@ -38,6 +40,26 @@ fn cursor_key(db: &Db) -> Result<CursorKey> {
     Ok(CursorKey::new(hex.into_bytes()))
 }
 
+/// Starts this instance's audit writer on a connection of its own.
+fn start_audit(settings: &Settings, db: &Db) -> Result<(AuditWriter, String)> {
+    let key_path = settings.audit_key_path();
+    let key = CheckpointKey::load_or_create(&key_path)
+        .map_err(|e| Error::internal("loading the audit checkpoint key", e))?;
+    let public_key = key.public_key_hex();
+    let conn = db.dedicated(settings.audit_synchronous == "full")?;
+    let writer = AuditWriter::start(
+        conn,
+        WriterConfig {
+            chain: settings.instance_id.clone(),
+            key,
+            checkpoint_log: settings.audit_log_path(),
+            checkpoint_every: settings.audit_checkpoint_every,
+            checkpoint_interval: std::time::Duration::from_secs(settings.audit_checkpoint_secs),
+        },
+    )?;
+    Ok((writer, public_key))
+}
+
 async fn docs_redirect() -> actix_web::HttpResponse {
     actix_web::HttpResponse::PermanentRedirect()
         .insert_header(("Location", "/docs/"))
@@ -60,7 +82,11 @@ impl Application {
             .map_err(|e| Error::internal("reading the bound address", e))?
             .port();
         crate::data::collect_orphans(&db)?;
+        let (writer, audit_public_key) = start_audit(settings, &db)?;
+        let writer = web::Data::new(writer);
         let state = AppState {
+            audit_public_key,
+            audit_log_path: settings.audit_log_path(),
             cursor_key: cursor_key(&db)?,
             db,
             limits: Limits {
@@ -79,6 +105,7 @@ impl Application {
                 .openapi(ApiDoc::openapi())
                 .app_data(state.clone())
                 .app_data(auth.clone())
+                .app_data(writer.clone())
                 .configure(api::configure)
                 .split_for_parts();
             app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))

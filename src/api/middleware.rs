@@ -1,14 +1,17 @@
 //! Cross-cutting HTTP behaviour: the request id (taken from `x-request-id`
-//! when sane, else generated, and echoed back), and the rule that every
-//! error leaves as `application/problem+json` carrying that id. Internal
-//! causes are logged here, once, and never sent.
+//! when sane, else generated, and echoed back), the rule that every error
+//! leaves as `application/problem+json` carrying that id (internal causes
+//! are logged here, once, and never sent), and the audit record of every
+//! request, committed before the response head leaves.
 
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpRequest};
+use actix_web::{HttpMessage, HttpRequest, web};
 
+use super::recording::{Abandoned, Draft, record_export_end};
+use crate::audit::{AuditWriter, Note};
 use crate::error::{Error, PROBLEM_JSON, Problem};
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -42,7 +45,21 @@ pub fn request_id_of(req: &HttpRequest) -> Option<String> {
     req.extensions().get::<RequestId>().map(|r| r.0.clone())
 }
 
-/// Middleware: request id, problem+json for every error, one log line per request.
+/// The audit writer, or `None` in a build made to measure the gateway
+/// without audit (cargo feature `audit-off`).
+fn audit_writer(req: &ServiceRequest) -> Result<Option<AuditWriter>, Error> {
+    if cfg!(feature = "audit-off") {
+        return Ok(None);
+    }
+    req.app_data::<web::Data<AuditWriter>>()
+        .map(|w| Some(w.get_ref().clone()))
+        .ok_or_else(|| {
+            Error::unavailable("the audit log is not available, so no request is served")
+        })
+}
+
+/// Middleware: request id, problem+json for every error, the audit record,
+/// one log line per request.
 pub async fn pipeline(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -53,45 +70,47 @@ pub async fn pipeline(
         .and_then(sane)
         .unwrap_or_else(generate);
     req.extensions_mut().insert(RequestId(id.clone()));
+    let note = Note::default();
+    req.extensions_mut().insert(note.clone());
+    let writer = match audit_writer(&req) {
+        Ok(w) => w,
+        Err(e) => {
+            let res = e.problem(Some(&id)).into_response();
+            return Ok(req.into_response(res));
+        }
+    };
+    let draft = Draft::begin(&req, &id);
+    let mut abandoned = Abandoned::new(writer.clone(), &draft, &note);
     let method = req.method().clone();
     let path = req.path().to_string();
     let started = std::time::Instant::now();
     let res = match next.call(req).await {
-        Ok(res) => res.map_into_boxed_body(),
+        Ok(res) => shape(res.map_into_boxed_body(), &id),
         Err(e) => {
             // Errors raised by middleware before a handler ran.
             let problem = problem_for(&e, &id);
+            abandoned.disarm();
+            let record = draft.finish(problem.status, &note.take(), None);
+            if let Some(w) = &writer
+                && let Err(audit) = w.append(record).await
+            {
+                return Err(audit.into());
+            }
             return Err(
                 actix_web::error::InternalError::from_response(e, problem.into_response()).into(),
             );
         }
     };
-    let status = res.status();
-    let mut res = if status.is_client_error() || status.is_server_error() {
-        let is_problem = res
-            .headers()
-            .get(CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-        let error = res.response().error();
-        if error.is_some() || !is_problem {
-            let problem = match error {
-                Some(e) => problem_for(e, &id),
-                None => generic_problem(status, &id),
-            };
-            let (req, old) = res.into_parts();
-            let mut new = problem.into_response();
-            // Keep headers such as WWW-Authenticate, Allow or Retry-After.
-            for (name, value) in old.headers() {
-                if name != CONTENT_TYPE && name != actix_web::http::header::CONTENT_LENGTH {
-                    new.headers_mut().insert(name.clone(), value.clone());
-                }
+    abandoned.disarm();
+    let mut res = match &writer {
+        Some(w) => match record(w, &draft, &note, &res).await {
+            Ok(()) => res,
+            Err(e) => {
+                let (req, _) = res.into_parts();
+                ServiceResponse::new(req, e.problem(Some(&id)).into_response())
             }
-            ServiceResponse::new(req, new)
-        } else {
-            res
-        }
-    } else {
-        res
+        },
+        None => res,
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
@@ -106,6 +125,63 @@ pub async fn pipeline(
         "request"
     );
     Ok(res)
+}
+
+/// Commits the record of an answered request (for a streamed export, its
+/// start record, and arranges for its completion record).
+async fn record(
+    writer: &AuditWriter,
+    draft: &Draft,
+    note: &Note,
+    res: &ServiceResponse<BoxBody>,
+) -> Result<(), Error> {
+    let mut notes = note.take();
+    let export = notes.export_done.take();
+    let body = match res.response().body().size() {
+        BodySize::Sized(n) => Some(n),
+        BodySize::None => Some(0),
+        BodySize::Stream => None,
+    };
+    let mut record = draft.finish(res.status().as_u16(), &notes, body);
+    if export.is_some() {
+        record.kind = "export_start".to_string();
+        record.rows = None;
+        record.bytes = None;
+    }
+    writer.append(record.clone()).await?;
+    if let Some(done) = export {
+        record_export_end(writer.clone(), draft.clone(), record, done);
+    }
+    Ok(())
+}
+
+/// Makes every error answer a problem+json document carrying the request id.
+fn shape(res: ServiceResponse<BoxBody>, id: &str) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_problem = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let error = res.response().error();
+    if error.is_none() && is_problem {
+        return res;
+    }
+    let problem = match error {
+        Some(e) => problem_for(e, id),
+        None => generic_problem(status, id),
+    };
+    let (req, old) = res.into_parts();
+    let mut new = problem.into_response();
+    // Keep headers such as WWW-Authenticate, Allow or Retry-After.
+    for (name, value) in old.headers() {
+        if name != CONTENT_TYPE && name != actix_web::http::header::CONTENT_LENGTH {
+            new.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(req, new)
 }
 
 fn problem_for(err: &actix_web::Error, id: &str) -> Problem {

@@ -4,10 +4,12 @@
 //! undocumented route cannot exist. Handlers stay thin: they take typed
 //! input, call the room that owns the work and shape its result.
 
+mod audit;
 mod datasets;
 pub mod middleware;
 mod organizations;
 mod params;
+mod recording;
 mod spec;
 pub mod state;
 
@@ -33,7 +35,10 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(datasets::query_rows)
         .service(datasets::query_dataset)
         .service(datasets::export_rows)
-        .service(organizations::list_organizations);
+        .service(organizations::list_organizations)
+        .service(audit::list_audit_records)
+        .service(audit::export_audit_records)
+        .service(audit::verify_audit_log);
 }
 
 fn json_config() -> web::JsonConfig {

@@ -21,6 +21,10 @@ pub fn limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     whole(d, "limit")
 }
 
+pub fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    whole(d, "status")
+}
+
 pub fn offset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     whole(d, "offset")
 }

@@ -22,6 +22,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "catalog", description = "Datasets and organisations: what exists and how open it is"),
         (name = "data", description = "Rows: query, aggregate, export"),
         (name = "publishing", description = "Creating datasets and uploading their data"),
+        (name = "audit", description = "The hash-chained record of every request: listing, export, verification"),
     ),
     components(schemas(Problem)),
     modifiers(&Security, &ProblemResponses)

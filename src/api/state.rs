@@ -1,4 +1,7 @@
-//! What every handler can reach: the pool, the cursor key and the limits.
+//! What every handler can reach: the pool, the cursor key, the limits and
+//! what verifying the audit log needs.
+
+use std::path::PathBuf;
 
 use crate::data::cursor::CursorKey;
 use crate::data::plan::Limits;
@@ -12,4 +15,8 @@ pub struct AppState {
     pub limits: Limits,
     pub max_upload_bytes: u64,
     pub publishing_enabled: bool,
+    /// Ed25519 public key of the audit checkpoints, hex.
+    pub audit_public_key: String,
+    /// The checkpoint log file outside the database.
+    pub audit_log_path: PathBuf,
 }

@@ -3,7 +3,7 @@
 //! token. The token is compared in constant time and never logged.
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use std::future::{Ready, ready};
 use subtle::ConstantTimeEq;
 
@@ -23,6 +23,22 @@ impl Principal {
         match self {
             Principal::Anonymous => "anonymous",
             Principal::Admin => "admin",
+        }
+    }
+
+    /// How the caller proved who it is, as the audit log names it.
+    pub fn auth_method(&self) -> &'static str {
+        match self {
+            Principal::Anonymous => "anonymous",
+            Principal::Admin => "admin_token",
+        }
+    }
+
+    /// The roles the caller holds.
+    pub fn roles(&self) -> Vec<String> {
+        match self {
+            Principal::Anonymous => Vec::new(),
+            Principal::Admin => vec!["admin".to_string()],
         }
     }
 }
@@ -76,6 +92,10 @@ impl FromRequest for Principal {
     type Future = Ready<Result<Principal>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The pipeline authenticated the request already when it could.
+        if let Some(p) = req.extensions().get::<Principal>() {
+            return ready(Ok(p.clone()));
+        }
         let auth = req
             .app_data::<web::Data<Authenticator>>()
             .map(|a| a.get_ref().clone())

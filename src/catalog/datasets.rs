@@ -209,7 +209,7 @@ pub fn create_dataset(conn: &mut AnyConnection, new: &NewDataset) -> Result<Data
     let (slug, org) = validate(new)?;
     let sensitive = serde_json::to_string(&new.sensitive_columns)
         .map_err(|e| Error::internal("encoding sensitive columns", e))?;
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         if find_dataset(conn, &slug)?.is_some() {
             return Err(Error::conflict(format!(
                 "a dataset with slug '{slug}' already exists; choose another slug"

@@ -29,6 +29,25 @@ pub fn ignore_duplicate(result: diesel::QueryResult<usize>) -> Result<()> {
     }
 }
 
+/// Runs `f` in a transaction that holds the write lock from its first
+/// statement. A SQLite transaction that reads before it writes fails at
+/// once with "database is locked" when another connection committed in
+/// between (the busy timeout does not apply to that upgrade); a no-op write
+/// first makes it wait its turn instead.
+pub fn write_transaction<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T>,
+) -> Result<T> {
+    conn.transaction(|conn| {
+        match conn {
+            AnyConnection::Sqlite(c) => c
+                .batch_execute("UPDATE settings SET value = value WHERE 0")
+                .map_err(|e| Error::internal("taking the write lock", e))?,
+        }
+        f(conn)
+    })
+}
+
 /// Which SQL engine a pool talks to; the query compiler picks its dialect from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -81,7 +100,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<AnyConnection, Self::Error> {
         match &self.url {
-            DbUrl::Sqlite(path) => sqlite::connect(path).map(AnyConnection::Sqlite),
+            DbUrl::Sqlite(path) => sqlite::connect(path, false).map(AnyConnection::Sqlite),
         }
     }
 
@@ -102,6 +121,7 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    url: DbUrl,
 }
 
 impl Db {
@@ -121,9 +141,20 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .connection_timeout(std::time::Duration::from_secs(10))
-            .build(Manager { url })
+            .build(Manager { url: url.clone() })
             .map_err(|e| Error::unavailable(format!("cannot open the database: {e}")))?;
-        Ok(Db { pool, backend })
+        Ok(Db { pool, backend, url })
+    }
+
+    /// A connection of its own, outside the pool, for a long-lived worker
+    /// such as the audit writer; `durable` makes every commit reach the disk
+    /// before it returns (SQLite `synchronous = FULL`).
+    pub fn dedicated(&self, durable: bool) -> Result<AnyConnection> {
+        match &self.url {
+            DbUrl::Sqlite(path) => sqlite::connect(path, durable)
+                .map(AnyConnection::Sqlite)
+                .map_err(|e| Error::unavailable(format!("cannot open the database: {e}"))),
+        }
     }
 
     pub fn backend(&self) -> Backend {

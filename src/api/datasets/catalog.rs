@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::resolve::authorize;
 use crate::api::state::AppState;
+use crate::audit::Note;
 use crate::auth::Principal;
 use crate::catalog::{self, DatasetDetail, DatasetFilter, DatasetSummary, NewDataset, Tier};
 use crate::error::{Error, Result};
@@ -76,6 +77,7 @@ pub(crate) fn page_bounds(limit: Option<u32>, offset: Option<u32>) -> Result<(u3
 pub async fn list_datasets(
     state: web::Data<AppState>,
     principal: Principal,
+    note: Note,
     params: web::Query<ListParams>,
 ) -> Result<web::Json<DatasetList>> {
     let params = params.into_inner();
@@ -87,6 +89,16 @@ pub async fn list_datasets(
         tier: params.tier,
     };
     let tiers = policy::visible_tiers(&principal);
+    let rule = tiers
+        .iter()
+        .map(|t| format!("tier:{t}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    note.update(|d| {
+        d.action = Some(Action::CatalogRead.as_str().to_string());
+        d.decision = Some("allow".to_string());
+        d.rule = Some(rule);
+    });
     let (data, total) = state
         .db
         .run(move |conn| {
@@ -116,13 +128,14 @@ pub async fn list_datasets(
 pub async fn get_dataset(
     state: web::Data<AppState>,
     principal: Principal,
+    note: Note,
     slug: web::Path<String>,
 ) -> Result<web::Json<DatasetDetail>> {
     let slug = slug.into_inner();
     let detail = state
         .db
         .run(move |conn| {
-            let dataset = authorize(conn, &principal, &slug, Action::CatalogRead)?;
+            let dataset = authorize(conn, &principal, &note, &slug, Action::CatalogRead)?;
             dataset.detail(conn)
         })
         .await?;
@@ -148,10 +161,15 @@ pub async fn get_dataset(
 pub async fn create_dataset(
     state: web::Data<AppState>,
     principal: Principal,
+    note: Note,
     body: web::Json<NewDataset>,
 ) -> Result<HttpResponse> {
-    super::publish::require_publisher(&state, &principal)?;
     let new = body.into_inner();
+    note.update(|d| {
+        d.dataset = Some(new.slug.chars().take(80).collect());
+        d.action = Some(Action::DatasetPublish.as_str().to_string());
+    });
+    super::publish::require_publisher(&state, &principal, &note)?;
     let detail = state
         .db
         .run(move |conn| catalog::create_dataset(conn, &new)?.detail(conn))

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::resolve::authorize;
 use crate::api::state::AppState;
+use crate::audit::Note;
 use crate::auth::Principal;
 use crate::catalog::VersionInfo;
 use crate::data::import::{ImportSource, NoProgress, import_file};
@@ -19,7 +20,12 @@ use crate::error::{Error, Kind, Result};
 use crate::policy::Action;
 
 /// Refuses callers that cannot publish, saying why.
-pub fn require_publisher(state: &AppState, principal: &Principal) -> Result<()> {
+pub fn require_publisher(state: &AppState, principal: &Principal, note: &Note) -> Result<()> {
+    let allowed = state.publishing_enabled && *principal == Principal::Admin;
+    note.update(|d| {
+        d.decision = Some(if allowed { "allow" } else { "deny" }.to_string());
+        d.rule = Some("admin_token".to_string());
+    });
     if !state.publishing_enabled {
         return Err(Error::forbidden(
             "publishing over HTTP is off on this server: it has no admin_token (set KAIFANG_ADMIN_TOKEN), or publish with `kaifang import`",
@@ -112,17 +118,31 @@ pub async fn publish_dataset_data(
     req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
+    note: Note,
     slug: web::Path<String>,
     params: web::Query<PublishParams>,
     mut body: web::Payload,
 ) -> Result<HttpResponse> {
-    require_publisher(&state, &principal)?;
     let slug = slug.into_inner();
+    note.update(|d| {
+        d.dataset = Some(slug.chars().take(80).collect());
+        d.action = Some(Action::DatasetPublish.as_str().to_string());
+    });
+    require_publisher(&state, &principal, &note)?;
     let check_slug = slug.clone();
     let check_principal = principal.clone();
+    let check_note = note.clone();
     let dataset = state
         .db
-        .run(move |conn| authorize(conn, &check_principal, &check_slug, Action::DatasetPublish))
+        .run(move |conn| {
+            authorize(
+                conn,
+                &check_principal,
+                &check_note,
+                &check_slug,
+                Action::DatasetPublish,
+            )
+        })
         .await?;
     check_content_type(&req)?;
     let max = state.max_upload_bytes;
@@ -177,6 +197,7 @@ pub async fn publish_dataset_data(
         })
         .await?;
     tracing::info!(dataset.slug = %slug, version = version.number, rows = version.row_count, "published");
+    note.update(|d| d.rows = Some(version.row_count));
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/datasets/{slug}")))
         .json(PublishedVersion {

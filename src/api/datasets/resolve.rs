@@ -2,6 +2,7 @@
 //! version, with the policy decision applied: a dataset the caller may not
 //! see answers exactly like one that does not exist.
 
+use crate::audit::Note;
 use crate::auth::Principal;
 use crate::catalog::{self, DatasetRecord, DatasetSlug, Tier, VersionRecord};
 use crate::data::plan::Target;
@@ -36,16 +37,31 @@ fn denied(principal: &Principal, dataset: &DatasetRecord, action: Action) -> Err
     }
 }
 
-/// The dataset behind `slug` if `principal` may do `action` on it.
+/// The dataset behind `slug` if `principal` may do `action` on it; the
+/// decision and the rule that made it go into the request's audit notes.
 pub fn authorize(
     conn: &mut AnyConnection,
     principal: &Principal,
+    note: &Note,
     slug: &str,
     action: Action,
 ) -> Result<DatasetRecord> {
+    let shown: String = slug.chars().take(80).collect();
+    note.update(|d| {
+        d.dataset = Some(shown.clone());
+        d.action = Some(action.as_str().to_string());
+    });
     let parsed = DatasetSlug::parse(slug).map_err(|_| not_found(slug))?;
     let dataset = catalog::find_dataset(conn, &parsed)?.ok_or_else(|| not_found(slug))?;
-    match policy::decide(principal, dataset.tier, action) {
+    let decision = policy::decide(principal, dataset.tier, action);
+    let effect = match decision {
+        Decision::Allow => "allow",
+        Decision::Deny => "deny",
+        Decision::Hidden => "hidden",
+    };
+    let rule = format!("tier:{}", dataset.tier.as_str());
+    note.decision(&shown, action.as_str(), effect, &rule);
+    match decision {
         Decision::Allow => Ok(dataset),
         Decision::Hidden => Err(not_found(slug)),
         Decision::Deny => {
@@ -63,10 +79,11 @@ pub fn authorize(
 pub fn authorize_rows(
     conn: &mut AnyConnection,
     principal: &Principal,
+    note: &Note,
     slug: &str,
     action: Action,
 ) -> Result<(DatasetRecord, VersionRecord)> {
-    let dataset = authorize(conn, principal, slug, action)?;
+    let dataset = authorize(conn, principal, note, slug, action)?;
     let version = catalog::current_version(conn, &dataset)?.ok_or_else(|| {
         Error::conflict(format!(
             "dataset '{}' has no data yet; its publisher uploads it with PUT /v1/datasets/{}/data",

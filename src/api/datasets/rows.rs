@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::resolve::{authorize_rows, target};
 use crate::api::state::AppState;
+use crate::audit::{Note, StreamOutcome};
 use crate::auth::Principal;
 use crate::data::plan::{Limits, plan_rows};
 use crate::data::read::{Page, fetch_page, start_export};
@@ -107,17 +108,21 @@ fn limits(state: &AppState) -> Limits {
 async fn run_page(
     state: &AppState,
     principal: Principal,
+    note: Note,
     slug: String,
     query: RowsQuery,
     format: Format,
 ) -> Result<HttpResponse> {
+    note.update(|d| d.query = Some(query.audit_text()));
+    let page_note = note.clone();
     let key = state.cursor_key.clone();
     let limits = limits(state);
     let backend = state.db.backend();
     let page: Page = state
         .db
         .run(move |conn| {
-            let (_dataset, version) = authorize_rows(conn, &principal, &slug, Action::DataQuery)?;
+            let (_dataset, version) =
+                authorize_rows(conn, &principal, &page_note, &slug, Action::DataQuery)?;
             let plan = plan_rows(
                 target(&version, backend),
                 &query,
@@ -128,6 +133,10 @@ async fn run_page(
             fetch_page(conn, &plan, &key)
         })
         .await?;
+    note.update(|d| {
+        d.rows = i64::try_from(page.rows).ok();
+        d.bytes = i64::try_from(page.body.len()).ok();
+    });
     let mut res = HttpResponse::Ok();
     res.insert_header((CONTENT_TYPE, format.content_type()));
     if let Some(c) = &page.next_cursor {
@@ -164,6 +173,7 @@ pub async fn query_rows(
     req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
+    note: Note,
     slug: web::Path<String>,
     params: web::Query<RowsParams>,
 ) -> Result<HttpResponse> {
@@ -177,7 +187,7 @@ pub async fn query_rows(
         p.cursor.as_deref(),
         p.count.as_deref(),
     )?;
-    run_page(&state, principal, slug.into_inner(), query, format).await
+    run_page(&state, principal, note, slug.into_inner(), query, format).await
 }
 
 /// Query a dataset with a typed JSON body: the same query as `GET …/rows`
@@ -209,6 +219,7 @@ pub async fn query_dataset(
     req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
+    note: Note,
     slug: web::Path<String>,
     params: web::Query<FormatParam>,
     body: web::Json<QueryBody>,
@@ -217,6 +228,7 @@ pub async fn query_dataset(
     run_page(
         &state,
         principal,
+        note,
         slug.into_inner(),
         body.into_inner(),
         format,
@@ -247,6 +259,7 @@ pub async fn export_rows(
     req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
+    note: Note,
     slug: web::Path<String>,
     params: web::Query<ExportParams>,
 ) -> Result<HttpResponse> {
@@ -260,15 +273,17 @@ pub async fn export_rows(
         None,
         None,
     )?;
+    note.update(|d| d.query = Some(query.audit_text()));
     let key = state.cursor_key.clone();
     let backend = state.db.backend();
     let slug = slug.into_inner();
     let plan_slug = slug.clone();
+    let plan_note = note.clone();
     let plan = state
         .db
         .run(move |conn| {
             let (_dataset, version) =
-                authorize_rows(conn, &principal, &plan_slug, Action::DataExport)?;
+                authorize_rows(conn, &principal, &plan_note, &plan_slug, Action::DataExport)?;
             plan_rows(target(&version, backend), &query, format, None, &key)
         })
         .await?;
@@ -288,9 +303,17 @@ pub async fn export_rows(
     let stream = futures_util::stream::iter(first.map(Ok::<Bytes, actix_web::Error>)).chain(rest);
     let done = export.done;
     let log_slug = slug.clone();
+    let (outcome_tx, outcome_rx) = tokio::sync::oneshot::channel();
+    note.update(|d| d.export_done = Some(outcome_rx));
     tokio::spawn(async move {
         if let Ok(stats) = done.await {
             tracing::info!(dataset.slug = %log_slug, rows = stats.rows, bytes = stats.bytes, complete = stats.complete, "export finished");
+            // Nobody waits when the audit is off.
+            let _ = outcome_tx.send(StreamOutcome {
+                rows: i64::try_from(stats.rows).unwrap_or(i64::MAX),
+                bytes: i64::try_from(stats.bytes).unwrap_or(i64::MAX),
+                complete: stats.complete,
+            });
         }
     });
     Ok(HttpResponse::Ok()

@@ -1,0 +1,309 @@
+//! The audit log for those allowed to read it: a filtered, cursor-paged
+//! listing (JSON, CSV or NDJSON), a streamed export, and verification of
+//! every chain. Nothing here changes a record.
+
+use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use actix_web::{HttpResponse, get, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::state::AppState;
+use crate::audit::export::{AuditFormat, render, stream};
+use crate::audit::store::{AuditFilter, list_records};
+use crate::audit::verify::{ChainReport, Problem};
+use crate::audit::{AuditRecord, Note, check};
+use crate::auth::Principal;
+use crate::error::{Error, Result};
+
+/// Records per page by default, and at most.
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+
+/// Output format of the audit listing.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditFormatParam {
+    Json,
+    Csv,
+    Ndjson,
+}
+
+/// Filters of the audit listing and export; all optional, combined with AND.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// Records at or after this time (RFC 3339).
+    #[param(example = "2026-11-28T00:00:00Z")]
+    pub from: Option<String>,
+    /// Records before this time (RFC 3339).
+    #[param(example = "2026-11-29T00:00:00Z")]
+    pub to: Option<String>,
+    /// Only this subject (`anonymous`, `admin`, `user:<sub>`, `key:<id>`).
+    #[param(example = "anonymous")]
+    pub subject: Option<String>,
+    /// Only this dataset slug.
+    #[param(example = "nyc-flights-2013")]
+    pub dataset: Option<String>,
+    /// Only this policy action.
+    #[param(example = "data:query")]
+    pub action: Option<String>,
+    /// Only this decision: `allow`, `deny` or `hidden`.
+    #[param(example = "deny")]
+    pub decision: Option<String>,
+    /// Only this HTTP status.
+    #[param(example = 403, minimum = 100, maximum = 599)]
+    #[serde(default, deserialize_with = "crate::api::params::status")]
+    pub status: Option<u32>,
+    /// Records per page, 1 to 1000 (default 100). Listing only.
+    #[param(example = 100, minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::api::params::limit")]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page. Listing only.
+    pub cursor: Option<String>,
+    /// Output format (default json for the listing, csv for the export).
+    pub format: Option<AuditFormatParam>,
+}
+
+/// A page of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Records, oldest first.
+    pub data: Vec<AuditRecord>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The outcome of verifying every audit chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditVerification {
+    /// True when no problem was found.
+    pub ok: bool,
+    /// One summary per chain.
+    pub chains: Vec<ChainReport>,
+    /// What was found wrong: the first record or checkpoint of each kind of damage.
+    pub problems: Vec<Problem>,
+}
+
+/// Only administrators read the audit log until roles arrive.
+fn require_reader(principal: &Principal, note: &Note) -> Result<()> {
+    let allowed = *principal == Principal::Admin;
+    note.update(|d| {
+        d.action = Some("audit:read".to_string());
+        d.decision = Some(if allowed { "allow" } else { "deny" }.to_string());
+        d.rule = Some("admin_token".to_string());
+    });
+    match principal {
+        Principal::Admin => Ok(()),
+        Principal::Anonymous => Err(Error::unauthorized(
+            "reading the audit log needs credentials; send Authorization: Bearer <admin token>",
+        )),
+    }
+}
+
+fn time_bound(name: &str, value: Option<String>) -> Result<Option<String>> {
+    let Some(v) = value else { return Ok(None) };
+    let t = chrono::DateTime::parse_from_rfc3339(&v).map_err(|_| {
+        Error::bad_request(format!(
+            "{name} must be an RFC 3339 time such as 2026-11-28T00:00:00Z, not '{}'",
+            v.chars().take(40).collect::<String>()
+        ))
+    })?;
+    // Records store UTC with microseconds; compare in the same form.
+    Ok(Some(
+        t.with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    ))
+}
+
+fn filter_of(p: &mut AuditParams) -> Result<AuditFilter> {
+    Ok(AuditFilter {
+        from: time_bound("from", p.from.take())?,
+        to: time_bound("to", p.to.take())?,
+        subject: p.subject.take(),
+        dataset: p.dataset.take(),
+        action: p.action.take(),
+        decision: p.decision.take(),
+        status: p.status.and_then(|s| i32::try_from(s).ok()),
+        datasets_in: None,
+    })
+}
+
+fn format_of(p: Option<AuditFormatParam>, default: AuditFormat) -> AuditFormat {
+    match p {
+        Some(AuditFormatParam::Json) => AuditFormat::Json,
+        Some(AuditFormatParam::Csv) => AuditFormat::Csv,
+        Some(AuditFormatParam::Ndjson) => AuditFormat::Ndjson,
+        None => default,
+    }
+}
+
+fn content_type(format: AuditFormat) -> &'static str {
+    match format {
+        AuditFormat::Json => "application/json",
+        AuditFormat::Csv => "text/csv; charset=utf-8",
+        AuditFormat::Ndjson => "application/x-ndjson",
+    }
+}
+
+fn bad_cursor() -> Error {
+    Error::bad_request(
+        "the cursor is invalid; pass next_cursor exactly as received, or start again without cursor",
+    )
+}
+
+/// List audit records, oldest first, filtered and paged by cursor.
+#[utoipa::path(
+    tag = "audit",
+    operation_id = "list_audit_records",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "A page of audit records",
+            headers(("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one")),
+            content((AuditPage = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
+        (status = 400, description = "A filter, the limit or the cursor is invalid"),
+        (status = 401, description = "No or invalid credentials"),
+        (status = 403, description = "The caller may not read the audit log"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/admin/audit")]
+pub async fn list_audit_records(
+    state: web::Data<AppState>,
+    principal: Principal,
+    note: Note,
+    params: web::Query<AuditParams>,
+) -> Result<HttpResponse> {
+    require_reader(&principal, &note)?;
+    let mut p = params.into_inner();
+    let filter = filter_of(&mut p)?;
+    let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Error::bad_request(format!(
+            "limit must be from 1 to {MAX_LIMIT}; use GET /v1/admin/audit/export for everything"
+        )));
+    }
+    let after = match &p.cursor {
+        Some(c) => c
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(bad_cursor)?,
+        None => 0,
+    };
+    let format = format_of(p.format, AuditFormat::Json);
+    let page = state
+        .db
+        .run(move |conn| list_records(conn, &filter, after, i64::from(limit) + 1))
+        .await?;
+    let mut page = page;
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let next = if more {
+        page.last().map(|(id, _)| id.to_string())
+    } else {
+        None
+    };
+    note.update(|d| d.rows = i64::try_from(page.len()).ok());
+    let mut res = HttpResponse::Ok();
+    res.insert_header((CONTENT_TYPE, content_type(format)));
+    if let Some(c) = &next {
+        res.insert_header(("X-Next-Cursor", c.as_str()));
+    }
+    match format {
+        AuditFormat::Json => Ok(res.json(AuditPage {
+            data: page.into_iter().map(|(_, r)| r).collect(),
+            next_cursor: next,
+        })),
+        other => Ok(res.body(render(&page, other, true)?)),
+    }
+}
+
+/// Export every matching audit record, streamed as CSV or NDJSON.
+#[utoipa::path(
+    tag = "audit",
+    operation_id = "export_audit_records",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "Every matching record",
+            headers(("Content-Disposition" = String, description = "attachment; filename=\"audit.<ext>\"")),
+            content((String = "text/csv"), (String = "application/x-ndjson"))),
+        (status = 400, description = "A filter is invalid, or limit/cursor/json were given"),
+        (status = 401, description = "No or invalid credentials"),
+        (status = 403, description = "The caller may not read the audit log"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/admin/audit/export")]
+pub async fn export_audit_records(
+    state: web::Data<AppState>,
+    principal: Principal,
+    note: Note,
+    params: web::Query<AuditParams>,
+) -> Result<HttpResponse> {
+    require_reader(&principal, &note)?;
+    let mut p = params.into_inner();
+    if p.limit.is_some() || p.cursor.is_some() {
+        return Err(Error::bad_request(
+            "the export returns every matching record; leave out limit and cursor",
+        ));
+    }
+    let filter = filter_of(&mut p)?;
+    let format = match format_of(p.format, AuditFormat::Csv) {
+        AuditFormat::Json => {
+            return Err(Error::bad_request(
+                "the export is csv or ndjson; use format=csv or format=ndjson",
+            ));
+        }
+        f => f,
+    };
+    let rx = stream(&state.db, filter, format);
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|item| (item.map_err(actix_web::Error::from), rx))
+    });
+    let ext = if format == AuditFormat::Csv {
+        "csv"
+    } else {
+        "ndjson"
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, content_type(format)))
+        .insert_header((
+            CONTENT_DISPOSITION,
+            format!("attachment; filename=\"audit.{ext}\""),
+        ))
+        .streaming(body))
+}
+
+/// Recompute every audit chain and check its checkpoints.
+#[utoipa::path(
+    tag = "audit",
+    operation_id = "verify_audit_log",
+    responses(
+        (status = 200, description = "The verification report; ok is false when something was found", body = AuditVerification),
+        (status = 401, description = "No or invalid credentials"),
+        (status = 403, description = "The caller may not read the audit log"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/admin/audit/verify")]
+pub async fn verify_audit_log(
+    state: web::Data<AppState>,
+    principal: Principal,
+    note: Note,
+) -> Result<web::Json<AuditVerification>> {
+    require_reader(&principal, &note)?;
+    let key = state.audit_public_key.clone();
+    let log = state.audit_log_path.clone();
+    let report = state
+        .db
+        .run(move |conn| check::verify_log(conn, &key, &log))
+        .await?;
+    Ok(web::Json(AuditVerification {
+        ok: report.ok(),
+        chains: report.chains,
+        problems: report.problems,
+    }))
+}

@@ -1,0 +1,229 @@
+//! The audit writer: one thread that owns the chain head and a dedicated
+//! connection, seals records in arrival order and commits them in batches
+//! (group commit). Each request waits for the commit of its batch, so no
+//! answer leaves before its record is durable, while one commit (one fsync)
+//! serves every request that arrived during the previous one. It also
+//! writes a signed checkpoint every `checkpoint_every` records or
+//! `checkpoint_interval`, to the database and to a log file outside it.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant};
+
+use diesel::Connection;
+
+use super::chain::{ChainHead, GENESIS, seal};
+use super::checkpoint::{Checkpoint, CheckpointKey, append_to_log};
+use super::record::AuditRecord;
+use super::store;
+use crate::db::AnyConnection;
+use crate::error::{Error, Result};
+
+/// Most records sealed and committed in one transaction.
+const MAX_BATCH: usize = 1024;
+/// Requests waiting for the writer before new ones are refused (503).
+const QUEUE: usize = 16 * 1024;
+
+/// How the writer seals and checkpoints one chain.
+pub struct WriterConfig {
+    pub chain: String,
+    pub key: CheckpointKey,
+    pub checkpoint_log: PathBuf,
+    pub checkpoint_every: i64,
+    pub checkpoint_interval: Duration,
+}
+
+type Reply = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
+
+enum Job {
+    Record(Box<AuditRecord>, Option<Reply>),
+}
+
+/// A handle to the writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct AuditWriter {
+    tx: SyncSender<Job>,
+    chain: String,
+}
+
+impl AuditWriter {
+    /// Starts the writer on `conn`, continuing the chain where the
+    /// database left it.
+    pub fn start(mut conn: AnyConnection, config: WriterConfig) -> Result<AuditWriter> {
+        let head = match store::chain_head(&mut conn, &config.chain)? {
+            Some((seq, hash)) => ChainHead {
+                chain: config.chain.clone(),
+                seq,
+                hash,
+            },
+            None => ChainHead {
+                chain: config.chain.clone(),
+                seq: 0,
+                hash: GENESIS.to_string(),
+            },
+        };
+        let last_cp = store::checkpoints(&mut conn, &config.chain)?.pop();
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let chain = config.chain.clone();
+        std::thread::Builder::new()
+            .name("audit-writer".to_string())
+            .spawn(move || run(conn, config, head, last_cp, rx))
+            .map_err(|e| Error::internal("starting the audit writer", e))?;
+        Ok(AuditWriter { tx, chain })
+    }
+
+    pub fn chain(&self) -> &str {
+        &self.chain
+    }
+
+    /// Appends `record` and waits until it is committed.
+    pub async fn append(&self, record: AuditRecord) -> Result<()> {
+        let (reply, wait) = tokio::sync::oneshot::channel();
+        self.tx
+            .try_send(Job::Record(Box::new(record), Some(reply)))
+            .map_err(|_| unavailable())?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(cause)) => {
+                tracing::error!(error = %cause, "audit commit failed");
+                Err(unavailable())
+            }
+            Err(_) => Err(unavailable()),
+        }
+    }
+
+    /// Appends `record` without waiting (for requests whose client is gone).
+    pub fn append_detached(&self, record: AuditRecord) {
+        if self
+            .tx
+            .try_send(Job::Record(Box::new(record), None))
+            .is_err()
+        {
+            tracing::error!("audit writer unavailable; a record of an abandoned request was lost");
+        }
+    }
+}
+
+fn unavailable() -> Error {
+    Error::unavailable(
+        "the audit log cannot be written, so the request was not served; try again shortly",
+    )
+}
+
+struct State {
+    conn: AnyConnection,
+    config: WriterConfig,
+    head: ChainHead,
+    last_cp: Option<Checkpoint>,
+    since_cp: i64,
+    cp_at: Instant,
+}
+
+fn run(
+    conn: AnyConnection,
+    config: WriterConfig,
+    head: ChainHead,
+    last_cp: Option<Checkpoint>,
+    rx: Receiver<Job>,
+) {
+    let since_cp = head.seq - last_cp.as_ref().map_or(0, |c| c.seq);
+    let mut state = State {
+        conn,
+        config,
+        head,
+        last_cp,
+        since_cp,
+        cp_at: Instant::now(),
+    };
+    loop {
+        let first = match rx.recv_timeout(state.config.checkpoint_interval) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => {
+                state.maybe_checkpoint();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        state.commit(batch);
+        state.maybe_checkpoint();
+    }
+    // Every sender is gone: seal what was written so far.
+    if state.since_cp > 0 {
+        state.checkpoint();
+    }
+}
+
+impl State {
+    fn commit(&mut self, batch: Vec<Job>) {
+        let mut head = ChainHead {
+            chain: self.head.chain.clone(),
+            seq: self.head.seq,
+            hash: self.head.hash.clone(),
+        };
+        let mut records = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for Job::Record(mut record, reply) in batch {
+            seal(&mut head, &mut record);
+            records.push(*record);
+            replies.push(reply);
+        }
+        let result = self
+            .conn
+            .transaction::<_, Error, _>(|c| store::insert_records(c, &records));
+        let outcome = match result {
+            Ok(()) => {
+                self.since_cp += i64::try_from(records.len()).unwrap_or(i64::MAX);
+                self.head = head;
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        for reply in replies.into_iter().flatten() {
+            // A request that stopped waiting needs no answer.
+            let _ = reply.send(outcome.clone());
+        }
+    }
+
+    fn maybe_checkpoint(&mut self) {
+        let due_by_count = self.since_cp >= self.config.checkpoint_every;
+        let due_by_time =
+            self.since_cp > 0 && self.cp_at.elapsed() >= self.config.checkpoint_interval;
+        if due_by_count || due_by_time {
+            self.checkpoint();
+        }
+    }
+
+    fn checkpoint(&mut self) {
+        let mut cp = Checkpoint {
+            chain: self.head.chain.clone(),
+            seq: self.head.seq,
+            head_hash: self.head.hash.clone(),
+            count: self.head.seq,
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            prev_signature: self
+                .last_cp
+                .as_ref()
+                .map(|c| c.signature.clone())
+                .unwrap_or_default(),
+            signature: String::new(),
+        };
+        self.config.key.sign(&mut cp);
+        if let Err(e) = store::insert_checkpoint(&mut self.conn, &cp) {
+            tracing::error!(error = %e, "could not store an audit checkpoint");
+            return;
+        }
+        if let Err(e) = append_to_log(&self.config.checkpoint_log, &cp) {
+            tracing::error!(error = %e, path = %self.config.checkpoint_log.display(), "could not append to the audit checkpoint log");
+        }
+        self.since_cp = 0;
+        self.cp_at = Instant::now();
+        self.last_cp = Some(cp);
+    }
+}
