@@ -23,6 +23,9 @@ pub enum Kind {
     UnsupportedMediaType,
     Unavailable,
     Internal,
+    /// The client closed the connection before the request was complete;
+    /// nobody receives the answer, but the audit record keeps its status.
+    ClientClosed,
 }
 
 impl Kind {
@@ -38,6 +41,8 @@ impl Kind {
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            // nginx's "client closed request"; a valid code, never delivered.
+            Kind::ClientClosed => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
         }
     }
 
@@ -53,6 +58,7 @@ impl Kind {
             Kind::UnsupportedMediaType => "unsupported-media-type",
             Kind::Unavailable => "unavailable",
             Kind::Internal => "internal",
+            Kind::ClientClosed => "client-closed",
         }
     }
 }

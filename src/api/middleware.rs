@@ -142,6 +142,14 @@ async fn record(
         BodySize::None => Some(0),
         BodySize::Stream => None,
     };
+    if notes.dataset.is_none() {
+        // Refused before a handler looked the dataset up: the path still names it.
+        notes.dataset = res
+            .request()
+            .match_info()
+            .get("slug")
+            .map(|s| s.chars().take(80).collect());
+    }
     let mut record = draft.finish(res.status().as_u16(), &notes, body);
     if export.is_some() {
         record.kind = "export_start".to_string();

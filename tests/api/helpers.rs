@@ -274,6 +274,21 @@ pub mod sqlite_cli {
             }
         }
 
+        /// Runs `sql` with write access (to tamper with the audit log as an
+        /// attacker with the file would); the error is sqlite3's message.
+        pub fn execute(&self, sql: &str) -> Result<(), String> {
+            let out = std::process::Command::new("sqlite3")
+                .arg(&self.path)
+                .arg(sql)
+                .output()
+                .expect("sqlite3 on PATH");
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&out.stderr).into_owned())
+            }
+        }
+
         /// Runs `sql` and returns its output lines (`|`-separated columns).
         pub fn query(&self, sql: &str) -> Vec<String> {
             let out = std::process::Command::new("sqlite3")

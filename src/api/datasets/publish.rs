@@ -164,8 +164,13 @@ pub async fn publish_dataset_data(
     );
     let mut written: u64 = 0;
     while let Some(chunk) = body.next().await {
-        let chunk =
-            chunk.map_err(|e| Error::bad_request(format!("reading the upload failed: {e}")))?;
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Incomplete(_) => Error::new(
+                Kind::ClientClosed,
+                "the client closed the connection before the upload was complete",
+            ),
+            other => Error::bad_request(format!("reading the upload failed: {other}")),
+        })?;
         written += chunk.len() as u64;
         if written > max {
             return Err(too_large(max));
