@@ -146,51 +146,43 @@ pub fn verify_archive(path: &Path, public_key_hex: &str, log_path: &Path) -> Res
                 path.display()
             ))
         })?;
-        match line {
-            Line::Checkpoint(cp) => {
-                let starts_chain = open
-                    .as_ref()
-                    .is_none_or(|o| o.chain != cp.chain || o.verifier.is_some());
-                if starts_chain {
-                    if let Some(done) = open.take() {
-                        finish(done, &log, public_key_hex, &mut report);
-                    }
-                    open = Some(Open {
-                        chain: cp.chain.clone(),
-                        checkpoints: Vec::new(),
-                        verifier: None,
-                    });
-                }
-                if let Some(o) = open.as_mut() {
-                    o.checkpoints.push(cp);
-                }
+        // A chain's part starts with its checkpoints, then its records.
+        let (chain, starts) = match &line {
+            Line::Checkpoint(cp) => (
+                &cp.chain,
+                open.as_ref()
+                    .is_none_or(|o| o.chain != cp.chain || o.verifier.is_some()),
+            ),
+            Line::Record(r) => (&r.chain, open.as_ref().is_none_or(|o| o.chain != r.chain)),
+        };
+        if starts {
+            let chain = chain.clone();
+            if let Some(done) = open.take() {
+                finish(done, &log, public_key_hex, &mut report);
             }
+            open = Some(Open {
+                chain,
+                checkpoints: Vec::new(),
+                verifier: None,
+            });
+        }
+        let Some(o) = open.as_mut() else { continue };
+        match line {
+            Line::Checkpoint(cp) => o.checkpoints.push(cp),
             Line::Record(r) => {
-                if open.as_ref().is_none_or(|o| o.chain != r.chain) {
-                    if let Some(done) = open.take() {
-                        finish(done, &log, public_key_hex, &mut report);
-                    }
-                    open = Some(Open {
-                        chain: r.chain.clone(),
-                        checkpoints: Vec::new(),
-                        verifier: None,
-                    });
-                }
-                if let Some(o) = open.as_mut() {
-                    let v = o.verifier.get_or_insert_with(|| {
-                        let start = o.checkpoints.iter().find(|c| c.seq == r.seq - 1);
-                        match start {
-                            Some(cp) if r.seq > 1 => {
-                                Verifier::new_from(&o.chain, r.seq, &cp.head_hash, &o.checkpoints)
-                            }
-                            _ if r.seq > 1 => {
-                                Verifier::new_from(&o.chain, r.seq, &r.prev_hash, &o.checkpoints)
-                            }
-                            _ => Verifier::new(&o.chain, &o.checkpoints),
+                let v = o.verifier.get_or_insert_with(|| {
+                    let start = o.checkpoints.iter().find(|c| c.seq == r.seq - 1);
+                    match start {
+                        Some(cp) if r.seq > 1 => {
+                            Verifier::new_from(&o.chain, r.seq, &cp.head_hash, &o.checkpoints)
                         }
-                    });
-                    v.push(&r);
-                }
+                        _ if r.seq > 1 => {
+                            Verifier::new_from(&o.chain, r.seq, &r.prev_hash, &o.checkpoints)
+                        }
+                        _ => Verifier::new(&o.chain, &o.checkpoints),
+                    }
+                });
+                v.push(&r);
             }
         }
     }
