@@ -21,6 +21,9 @@ use crate::error::{Error, Result};
 
 /// Most records sealed and committed in one transaction.
 const MAX_BATCH: usize = 1024;
+/// How long a batch waits for more records after its first, when the
+/// previous batch showed that requests are arriving together.
+const LINGER: Duration = Duration::from_micros(1000);
 /// Requests waiting for the writer before new ones are refused (503).
 const QUEUE: usize = 16 * 1024;
 
@@ -135,6 +138,7 @@ fn run(
         since_cp,
         cp_at: Instant::now(),
     };
+    let mut busy = false;
     loop {
         let first = match rx.recv_timeout(state.config.checkpoint_interval) {
             Ok(job) => job,
@@ -145,12 +149,20 @@ fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let mut batch = vec![first];
+        // Under load, more records arrive while a batch forms: sleeping
+        // briefly once, then taking all that came, makes fewer and larger
+        // commits (each writes its pages and syncs once) without waking this
+        // thread for every record. A lone request is not kept waiting.
+        if busy {
+            std::thread::sleep(LINGER);
+        }
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
+        busy = batch.len() > 1;
         state.commit(batch);
         state.maybe_checkpoint();
     }

@@ -1,8 +1,11 @@
 -- The audit log: one hash chain per gateway instance, append-only, with
 -- signed checkpoints of each chain head.
 
+-- Plain rowid keys: ids only ever grow because only the oldest records are
+-- ever removed (by an archive), and AUTOINCREMENT would write one more page
+-- on every commit.
 CREATE TABLE audit_records (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    id          INTEGER PRIMARY KEY NOT NULL,
     chain       TEXT NOT NULL,
     seq         BIGINT NOT NULL,
     time        TEXT NOT NULL,
@@ -31,12 +34,13 @@ CREATE TABLE audit_records (
     hash        TEXT NOT NULL,
     UNIQUE (chain, seq)
 );
+-- Every index is one more page written per commit: only the filters that
+-- narrow a large log most get one.
 CREATE INDEX audit_records_time ON audit_records (time);
-CREATE INDEX audit_records_subject ON audit_records (subject);
 CREATE INDEX audit_records_dataset ON audit_records (dataset);
 
 CREATE TABLE audit_checkpoints (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    id             INTEGER PRIMARY KEY NOT NULL,
     chain          TEXT NOT NULL,
     seq            BIGINT NOT NULL,
     head_hash      TEXT NOT NULL,
