@@ -589,3 +589,25 @@ async fn archive_moves_a_sealed_range_out_and_both_parts_verify() {
     ]);
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn a_server_error_is_recorded_and_its_cause_is_not_sent() {
+    let app = spawn_app().await;
+    let slug = DatasetBuilder::new("broken").with_csv(&app, CSV).await;
+    // A damaged catalogue row: the gateway cannot read the version's columns.
+    app.sqlite()
+        .execute("UPDATE dataset_versions SET column_schema = 'not json';")
+        .unwrap();
+    let res = app
+        .client
+        .get(app.url(&format!("/v1/datasets/{slug}/rows")))
+        .header("x-request-id", "fails-1")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(res, 500).await;
+    assert!(!problem.to_string().contains("not json"), "{problem}");
+    let r = wait_for(&app, "fails-1", "request").await;
+    assert_eq!(r["status"], json!(500));
+    assert_eq!(r["dataset"], json!(slug));
+}
