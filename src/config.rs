@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::auth::jwt_config::JwtSettings;
 use crate::error::{Error, Result};
 
 /// A secret value that prints as `[redacted]`.
@@ -61,6 +62,8 @@ pub struct Settings {
     pub audit_checkpoint_every: i64,
     /// Seconds between two checkpoints when records arrive slowly.
     pub audit_checkpoint_secs: u64,
+    /// How bearer JWTs are verified (the `[jwt]` table); off when no key is set.
+    pub jwt: JwtSettings,
 }
 
 impl Default for Settings {
@@ -79,6 +82,7 @@ impl Default for Settings {
             audit_synchronous: "full".to_string(),
             audit_checkpoint_every: 1000,
             audit_checkpoint_secs: 60,
+            jwt: JwtSettings::default(),
         }
     }
 }
@@ -160,6 +164,56 @@ impl Settings {
         if let Some(v) = get("KAIFANG_AUDIT_CHECKPOINT_SECS") {
             self.audit_checkpoint_secs = num("KAIFANG_AUDIT_CHECKPOINT_SECS", v)?;
         }
+        self.apply_jwt_env(&get, num::<u64>)
+    }
+
+    fn apply_jwt_env(
+        &mut self,
+        get: &impl Fn(&str) -> Option<String>,
+        num: fn(&str, String) -> Result<u64>,
+    ) -> Result<()> {
+        fn list(v: &str) -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        }
+        let jwt = &mut self.jwt;
+        if let Some(v) = get("KAIFANG_JWT_HS256_SECRET") {
+            jwt.hs256_secret = Some(v);
+        }
+        if let Some(v) = get("KAIFANG_JWT_PUBLIC_KEYS") {
+            jwt.public_keys = list(&v).into_iter().map(PathBuf::from).collect();
+        }
+        if let Some(v) = get("KAIFANG_JWT_JWKS_FILE") {
+            jwt.jwks_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("KAIFANG_JWT_JWKS_URL") {
+            jwt.jwks_url = Some(v);
+        }
+        if let Some(v) = get("KAIFANG_JWT_ISSUERS") {
+            jwt.issuers = list(&v);
+        }
+        if let Some(v) = get("KAIFANG_JWT_AUDIENCE") {
+            jwt.audience = list(&v);
+        }
+        if let Some(v) = get("KAIFANG_JWT_ALGORITHMS") {
+            jwt.algorithms = list(&v);
+        }
+        if let Some(v) = get("KAIFANG_JWT_LEEWAY_SECS") {
+            jwt.leeway_secs = num("KAIFANG_JWT_LEEWAY_SECS", v)?;
+        }
+        if let Some(v) = get("KAIFANG_JWT_ROLES_CLAIM") {
+            jwt.roles_claim = v;
+        }
+        if let Some(v) = get("KAIFANG_JWT_ORG_CLAIM") {
+            jwt.org_claim = v;
+        }
+        if let Some(v) = get("KAIFANG_JWT_MAX_TOKEN_BYTES") {
+            let n = num("KAIFANG_JWT_MAX_TOKEN_BYTES", v)?;
+            jwt.max_token_bytes = usize::try_from(n).unwrap_or(usize::MAX);
+        }
         Ok(())
     }
 
@@ -205,6 +259,11 @@ impl Settings {
             return Err(Error::bad_request(
                 "instance_id must be 1 to 64 letters, digits, '-' or '_'",
             ));
+        }
+        if self.jwt.enabled() {
+            self.jwt
+                .validate()
+                .map_err(|e| Error::bad_request(e.to_string()))?;
         }
         if self.audit_checkpoint_every < 1 || self.audit_checkpoint_secs < 1 {
             return Err(Error::bad_request(

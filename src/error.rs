@@ -15,6 +15,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum Kind {
     BadRequest,
     Unauthorized,
+    /// A bearer token was sent and is not valid (RFC 6750 `invalid_token`).
+    InvalidToken,
     Forbidden,
     NotFound,
     NotAcceptable,
@@ -32,7 +34,7 @@ impl Kind {
     pub fn status(self) -> StatusCode {
         match self {
             Kind::BadRequest => StatusCode::BAD_REQUEST,
-            Kind::Unauthorized => StatusCode::UNAUTHORIZED,
+            Kind::Unauthorized | Kind::InvalidToken => StatusCode::UNAUTHORIZED,
             Kind::Forbidden => StatusCode::FORBIDDEN,
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
@@ -50,6 +52,7 @@ impl Kind {
         match self {
             Kind::BadRequest => "bad-request",
             Kind::Unauthorized => "unauthorized",
+            Kind::InvalidToken => "invalid-token",
             Kind::Forbidden => "forbidden",
             Kind::NotFound => "not-found",
             Kind::NotAcceptable => "not-acceptable",
@@ -186,6 +189,23 @@ pub struct Problem {
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The RFC 6750 challenge of a 401: a bare `Bearer` when credentials are
+/// missing, with `error="invalid_token"` and the reason when a token was
+/// refused. The reason is the gateway's own fixed text, never token content;
+/// quotes and backslashes are dropped all the same.
+fn challenge(p: &Problem) -> String {
+    if p.r#type.ends_with(":invalid-token") {
+        let reason: String = p
+            .detail
+            .chars()
+            .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+            .collect();
+        format!("Bearer error=\"invalid_token\", error_description=\"{reason}\"")
+    } else {
+        "Bearer".to_string()
+    }
+}
+
 impl Problem {
     pub fn into_response(self) -> HttpResponse {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -193,7 +213,7 @@ impl Problem {
         let mut res = HttpResponse::build(status);
         res.content_type(PROBLEM_JSON);
         if status == StatusCode::UNAUTHORIZED {
-            res.insert_header(("WWW-Authenticate", "Bearer"));
+            res.insert_header(("WWW-Authenticate", challenge(&self)));
         }
         res.body(body)
     }

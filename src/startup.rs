@@ -14,6 +14,7 @@ use crate::api::{self, ApiDoc, state::AppState};
 use crate::audit::checkpoint::CheckpointKey;
 use crate::audit::{AuditWriter, WriterConfig};
 use crate::auth::Authenticator;
+use crate::auth::jwt::JwtVerifier;
 use crate::config::Settings;
 use crate::data::cursor::CursorKey;
 use crate::data::plan::Limits;
@@ -94,10 +95,17 @@ impl Application {
                 max_limit: settings.max_limit,
             },
             max_upload_bytes: settings.max_upload_bytes,
-            publishing_enabled: settings.admin_token.is_some(),
+            publishing_enabled: settings.admin_token.is_some() || settings.jwt.enabled(),
         };
         let state = web::Data::new(state);
-        let auth = web::Data::new(Authenticator::new(settings.admin_token.clone()));
+        let jwt = if settings.jwt.enabled() {
+            let verifier = JwtVerifier::new(&settings.jwt)
+                .map_err(|e| Error::bad_request(format!("jwt: {e}")))?;
+            Some(std::sync::Arc::new(verifier))
+        } else {
+            None
+        };
+        let auth = web::Data::new(Authenticator::new(settings.admin_token.clone(), jwt));
         let doc = api::openapi();
         let server = HttpServer::new(move || {
             let (app, _) = App::new()

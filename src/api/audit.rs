@@ -87,18 +87,8 @@ pub struct AuditVerification {
 
 /// Only administrators read the audit log until roles arrive.
 fn require_reader(principal: &Principal, note: &Note) -> Result<()> {
-    let allowed = *principal == Principal::Admin;
-    note.update(|d| {
-        d.action = Some("audit:read".to_string());
-        d.decision = Some(if allowed { "allow" } else { "deny" }.to_string());
-        d.rule = Some("admin_token".to_string());
-    });
-    match principal {
-        Principal::Admin => Ok(()),
-        Principal::Anonymous => Err(Error::unauthorized(
-            "reading the audit log needs credentials; send Authorization: Bearer <admin token>",
-        )),
-    }
+    note.update(|d| d.action = Some("audit:read".to_string()));
+    crate::api::guard::require_admin(principal, note, "reading the audit log")
 }
 
 fn time_bound(name: &str, value: Option<String>) -> Result<Option<String>> {

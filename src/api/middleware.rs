@@ -79,7 +79,8 @@ pub async fn pipeline(
             return Ok(req.into_response(res));
         }
     };
-    let draft = Draft::begin(&req, &id);
+    let principal = super::recording::authenticate(&req).await;
+    let draft = Draft::begin(&req, &id, principal.as_ref());
     let mut abandoned = Abandoned::new(writer.clone(), &draft, &note);
     let method = req.method().clone();
     let path = req.path().to_string();

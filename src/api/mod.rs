@@ -6,6 +6,7 @@
 
 mod audit;
 mod datasets;
+mod guard;
 pub mod middleware;
 mod organizations;
 mod params;

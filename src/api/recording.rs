@@ -11,8 +11,8 @@ use actix_web::http::header::USER_AGENT;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::audit::{self, AuditRecord, AuditWriter, Note, NoteData, StreamOutcome};
-use crate::auth::{Authenticator, Principal};
-use crate::error::Error;
+use crate::auth::{Authenticated, Authenticator, Principal};
+use crate::error::{Error, Kind};
 
 /// Status recorded for a request abandoned before its answer (nginx's
 /// "client closed request").
@@ -24,18 +24,40 @@ fn clip(s: &str) -> String {
     s.chars().take(MAX_HEADER_CHARS).collect()
 }
 
-/// Authenticates `req` once for the whole pipeline. A valid principal is
-/// stored for the handlers; a failed attempt is recorded as such, and the
-/// handler's own extraction answers it with 401.
-fn authenticate(req: &ServiceRequest) -> Option<Principal> {
-    let auth = req.app_data::<web::Data<Authenticator>>()?;
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .map(|h| h.as_bytes());
-    let principal = auth.authenticate(header).ok()?;
-    req.extensions_mut().insert(principal.clone());
-    Some(principal)
+/// Whether the query string carries a token: URLs end up in logs, proxies
+/// and browser history, so a token there is refused, never used.
+fn token_in_url(req: &ServiceRequest) -> bool {
+    req.query_string().split('&').any(|pair| {
+        let key = pair.split('=').next().unwrap_or("");
+        key.eq_ignore_ascii_case("access_token") || key.eq_ignore_ascii_case("token")
+    })
+}
+
+/// Authenticates `req` once for the whole pipeline and stores the outcome
+/// for the handlers, whose extraction answers a failure with 401. Returns
+/// the principal when there is one.
+pub async fn authenticate(req: &ServiceRequest) -> Option<Principal> {
+    let result = if token_in_url(req) {
+        Err(Error::new(
+            Kind::InvalidToken,
+            "tokens in the URL are not accepted; send them as Authorization: Bearer <token>",
+        ))
+    } else {
+        match req.app_data::<web::Data<Authenticator>>() {
+            Some(auth) => {
+                let header = req
+                    .headers()
+                    .get(actix_web::http::header::AUTHORIZATION)
+                    .map(|h| h.as_bytes().to_vec());
+                auth.authenticate(header.as_deref()).await
+            }
+            None => Err(Error::unauthorized("this server accepts no credentials")),
+        }
+    };
+    let principal = result.as_ref().ok().cloned();
+    req.extensions_mut()
+        .insert(Authenticated::from_result(result));
+    principal
 }
 
 /// The record of a request as known when it arrives.
@@ -46,11 +68,10 @@ pub struct Draft {
 }
 
 impl Draft {
-    pub fn begin(req: &ServiceRequest, request_id: &str) -> Draft {
-        let principal = authenticate(req);
-        let (subject, auth_method, roles) = match &principal {
-            Some(p) => (p.subject(), p.auth_method(), p.roles()),
-            None => ("unauthenticated", "none", Vec::new()),
+    pub fn begin(req: &ServiceRequest, request_id: &str, principal: Option<&Principal>) -> Draft {
+        let (subject, auth_method, roles, key_id) = match principal {
+            Some(p) => (p.subject(), p.auth_method(), p.roles(), p.key_id()),
+            None => ("unauthenticated".to_string(), "none", Vec::new(), None),
         };
         let record = AuditRecord {
             chain: String::new(),
@@ -58,10 +79,10 @@ impl Draft {
             time: audit::now(),
             kind: "request".to_string(),
             request_id: request_id.to_string(),
-            subject: subject.to_string(),
+            subject,
             roles,
             auth_method: auth_method.to_string(),
-            key_id: None,
+            key_id,
             client_addr: req.peer_addr().map(|a| a.ip().to_string()),
             method: req.method().to_string(),
             route: req.match_pattern(),

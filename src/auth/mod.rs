@@ -1,28 +1,56 @@
-//! Who is calling. Until identity by JWT and API keys arrives, a caller is
-//! either anonymous or presents the configured admin token as a bearer
-//! token. The token is compared in constant time and never logged.
+//! Who is calling: anonymous (no credentials), the holder of the configured
+//! admin token, or a user proved by a JWT verified against the configured
+//! keys. The request pipeline authenticates once and stores the outcome;
+//! handlers extract the `Principal`. Tokens are compared in constant time
+//! and never logged.
+
+pub mod jwks;
+pub mod jwt;
+pub mod jwt_claims;
+pub mod jwt_config;
+pub mod jwt_error;
+pub mod jwt_keys;
+#[cfg(test)]
+pub(crate) mod jwt_test_support;
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use std::future::{Ready, ready};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
+use jwt::JwtVerifier;
+
+/// A caller proved by a JWT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The token's `sub`.
+    pub subject: String,
+    pub roles: Vec<String>,
+    pub org: Option<String>,
+    /// The `kid` of the key that signed the token, if it named one.
+    pub key_id: Option<String>,
+}
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Anonymous,
+    /// The holder of the configured admin token.
     Admin,
+    User(User),
 }
 
 impl Principal {
-    /// The audit and log name of the caller.
-    pub fn subject(&self) -> &'static str {
+    /// The audit and log name of the caller: `anonymous`, `admin` or `user:<sub>`.
+    pub fn subject(&self) -> String {
         match self {
-            Principal::Anonymous => "anonymous",
-            Principal::Admin => "admin",
+            Principal::Anonymous => "anonymous".to_string(),
+            Principal::Admin => "admin".to_string(),
+            Principal::User(u) => format!("user:{}", u.subject),
         }
     }
 
@@ -31,6 +59,7 @@ impl Principal {
         match self {
             Principal::Anonymous => "anonymous",
             Principal::Admin => "admin_token",
+            Principal::User(_) => "jwt",
         }
     }
 
@@ -39,6 +68,24 @@ impl Principal {
         match self {
             Principal::Anonymous => Vec::new(),
             Principal::Admin => vec!["admin".to_string()],
+            Principal::User(u) => u.roles.clone(),
+        }
+    }
+
+    /// Id of the key behind the credentials, if any.
+    pub fn key_id(&self) -> Option<String> {
+        match self {
+            Principal::User(u) => u.key_id.clone(),
+            _ => None,
+        }
+    }
+
+    /// The admin token, or a token carrying the `admin` role.
+    pub fn is_admin(&self) -> bool {
+        match self {
+            Principal::Admin => true,
+            Principal::User(u) => u.roles.iter().any(|r| r == "admin"),
+            Principal::Anonymous => false,
         }
     }
 }
@@ -47,21 +94,26 @@ impl Principal {
 #[derive(Clone, Default)]
 pub struct Authenticator {
     admin_token: Option<Secret>,
+    jwt: Option<Arc<JwtVerifier>>,
+}
+
+fn invalid_token(description: &str) -> Error {
+    Error::new(Kind::InvalidToken, description)
 }
 
 impl Authenticator {
-    pub fn new(admin_token: Option<Secret>) -> Self {
-        Authenticator { admin_token }
+    pub fn new(admin_token: Option<Secret>, jwt: Option<Arc<JwtVerifier>>) -> Self {
+        Authenticator { admin_token, jwt }
     }
 
     /// Whether any credential can be accepted at all (publishing needs one).
     pub fn publishing_enabled(&self) -> bool {
-        self.admin_token.is_some()
+        self.admin_token.is_some() || self.jwt.is_some()
     }
 
     /// Reads the `Authorization` header: none means anonymous; anything
-    /// else must be a valid bearer token.
-    pub fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Principal> {
+    /// else must be the admin token or a valid JWT.
+    pub async fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Principal> {
         let Some(raw) = authorization else {
             return Ok(Principal::Anonymous);
         };
@@ -76,14 +128,41 @@ impl Authenticator {
             ));
         }
         let token = token.trim();
-        match &self.admin_token {
-            Some(admin) if bool::from(admin.expose().as_bytes().ct_eq(token.as_bytes())) => {
-                Ok(Principal::Admin)
-            }
-            _ => Err(Error::unauthorized(
-                "the bearer token is not valid; send a valid token or no Authorization header",
-            )),
+        if let Some(admin) = &self.admin_token
+            && bool::from(admin.expose().as_bytes().ct_eq(token.as_bytes()))
+        {
+            return Ok(Principal::Admin);
         }
+        let Some(verifier) = &self.jwt else {
+            return Err(invalid_token(
+                "the bearer token is not valid; send a valid token or no Authorization header",
+            ));
+        };
+        match verifier.verify(token).await {
+            Ok(claims) => Ok(Principal::User(User {
+                subject: claims.subject,
+                roles: claims.roles,
+                org: claims.org,
+                key_id: claims.key_id,
+            })),
+            Err(e) if e.is_token_error() => Err(invalid_token(e.description())),
+            Err(e) => {
+                tracing::error!(error = %e, "token keys unavailable");
+                Err(Error::unavailable(
+                    "the keys that verify tokens cannot be loaded right now; try again shortly",
+                ))
+            }
+        }
+    }
+}
+
+/// What the pipeline found out about the caller, for the handlers.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub std::result::Result<Principal, (Kind, String)>);
+
+impl Authenticated {
+    pub fn from_result(r: Result<Principal>) -> Self {
+        Authenticated(r.map_err(|e| (e.kind(), e.detail().to_string())))
     }
 }
 
@@ -92,19 +171,13 @@ impl FromRequest for Principal {
     type Future = Ready<Result<Principal>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // The pipeline authenticated the request already when it could.
-        if let Some(p) = req.extensions().get::<Principal>() {
-            return ready(Ok(p.clone()));
-        }
-        let auth = req
-            .app_data::<web::Data<Authenticator>>()
-            .map(|a| a.get_ref().clone())
-            .unwrap_or_default();
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .map(|h| h.as_bytes());
-        ready(auth.authenticate(header))
+        let outcome = match req.extensions().get::<Authenticated>() {
+            Some(Authenticated(Ok(p))) => Ok(p.clone()),
+            Some(Authenticated(Err((kind, detail)))) => Err(Error::new(*kind, detail.clone())),
+            // Only the pipeline authenticates; without it nobody is trusted.
+            None => Err(Error::unauthorized("the request was not authenticated")),
+        };
+        ready(outcome)
     }
 }
 
@@ -113,22 +186,27 @@ mod tests {
     use super::*;
 
     fn auth() -> Authenticator {
-        Authenticator::new(Some(Secret::new("an-admin-token-of-some-length")))
+        Authenticator::new(Some(Secret::new("an-admin-token-of-some-length")), None)
     }
 
-    #[test]
-    fn no_header_is_anonymous() {
-        assert_eq!(auth().authenticate(None).unwrap(), Principal::Anonymous);
+    #[tokio::test]
+    async fn no_header_is_anonymous() {
+        assert_eq!(
+            auth().authenticate(None).await.unwrap(),
+            Principal::Anonymous
+        );
     }
 
-    #[test]
-    fn admin_token_is_admin() {
-        let p = auth().authenticate(Some(b"Bearer an-admin-token-of-some-length"));
+    #[tokio::test]
+    async fn admin_token_is_admin() {
+        let p = auth()
+            .authenticate(Some(b"Bearer an-admin-token-of-some-length"))
+            .await;
         assert_eq!(p.unwrap(), Principal::Admin);
     }
 
-    #[test]
-    fn wrong_tokens_are_refused() {
+    #[tokio::test]
+    async fn wrong_tokens_are_refused() {
         for h in [
             &b"Bearer nope"[..],
             b"Basic abc",
@@ -136,11 +214,12 @@ mod tests {
             b"\xff\xfe",
             b"Bearer an-admin-token-of-some-lengt",
         ] {
-            assert!(auth().authenticate(Some(h)).is_err());
+            assert!(auth().authenticate(Some(h)).await.is_err());
         }
         assert!(
-            Authenticator::new(None)
+            Authenticator::new(None, None)
                 .authenticate(Some(b"Bearer anything"))
+                .await
                 .is_err()
         );
     }

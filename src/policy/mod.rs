@@ -41,7 +41,7 @@ pub enum Decision {
 
 /// Decides `action` by `principal` on a dataset of `tier`.
 pub fn decide(principal: &Principal, tier: Tier, action: Action) -> Decision {
-    if *principal == Principal::Admin {
+    if principal.is_admin() {
         return Decision::Allow;
     }
     match (tier, action) {

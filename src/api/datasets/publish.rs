@@ -21,22 +21,16 @@ use crate::policy::Action;
 
 /// Refuses callers that cannot publish, saying why.
 pub fn require_publisher(state: &AppState, principal: &Principal, note: &Note) -> Result<()> {
-    let allowed = state.publishing_enabled && *principal == Principal::Admin;
-    note.update(|d| {
-        d.decision = Some(if allowed { "allow" } else { "deny" }.to_string());
-        d.rule = Some("admin_token".to_string());
-    });
     if !state.publishing_enabled {
+        note.update(|d| {
+            d.decision = Some("deny".to_string());
+            d.rule = Some("publishing_off".to_string());
+        });
         return Err(Error::forbidden(
-            "publishing over HTTP is off on this server: it has no admin_token (set KAIFANG_ADMIN_TOKEN), or publish with `kaifang import`",
+            "publishing over HTTP is off on this server: it has neither an admin_token nor JWT keys configured; publish with `kaifang import`",
         ));
     }
-    match principal {
-        Principal::Admin => Ok(()),
-        Principal::Anonymous => Err(Error::unauthorized(
-            "publishing needs credentials; send Authorization: Bearer <admin token>",
-        )),
-    }
+    crate::api::guard::require_admin(principal, note, "publishing")
 }
 
 /// Query parameters of an upload.

@@ -24,7 +24,7 @@ fn denied(principal: &Principal, dataset: &DatasetRecord, action: Action) -> Err
             "dataset '{}' is conditionally open: its metadata is public, its data needs an approved access request; read the terms at GET /v1/datasets/{} and apply to its publisher",
             dataset.slug, dataset.slug
         )),
-        _ if *principal == Principal::Anonymous => Error::unauthorized(format!(
+        _ if matches!(principal, Principal::Anonymous) => Error::unauthorized(format!(
             "{} on dataset '{}' needs credentials; send Authorization: Bearer <token>",
             action.as_str(),
             dataset.slug
