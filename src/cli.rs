@@ -3,6 +3,7 @@
 //! its own beyond presenting progress and results on the terminal.
 
 mod audit;
+mod token;
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::catalog::{self, DatasetSlug, NewDataset, Tier};
-use crate::config::{Secret, Settings};
+use crate::config::Settings;
 use crate::data::ImportProgress;
 use crate::data::import::{ImportSource, import_file};
 use crate::error::{Error, Result};
@@ -73,6 +74,21 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Sign a JWT with the configured HS256 secret (jwt.hs256_secret).
+    Token {
+        /// The subject (`sub`).
+        #[arg(long)]
+        sub: String,
+        /// A role; repeat for several.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// The organisation claim.
+        #[arg(long)]
+        org: Option<String>,
+        /// Lifetime: 90s, 30m, 1h, 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
     /// Verify or archive the audit log.
     Audit {
         #[command(subcommand)]
@@ -97,6 +113,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Audit { command } => audit::run(&settings, command).await,
+        Command::Token {
+            sub,
+            roles,
+            org,
+            ttl,
+        } => {
+            let ttl = token::parse_ttl(&ttl)?;
+            println!(
+                "{}",
+                token::sign(&settings.jwt, &sub, &roles, org.as_deref(), ttl)?
+            );
+            Ok(())
+        }
         Command::Migrate => {
             let db = open_database(&settings)?;
             drop(db);
@@ -107,12 +136,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             if let Some(bind) = bind {
                 settings.bind = bind;
             }
-            let mut demo_token = None;
-            if demo && settings.admin_token.is_none() {
-                let bytes: [u8; 24] = rand::random();
-                let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                settings.admin_token = Some(Secret::new(token.clone()));
-                demo_token = Some(token);
+            let mut demo_tokens = None;
+            if demo && !settings.jwt.enabled() {
+                // A secret for this run only: its tokens die with the process.
+                let bytes: [u8; 32] = rand::random();
+                let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                settings.jwt.hs256_secret = Some(secret);
+                let ttl = 12 * 3600;
+                let admin = token::sign(&settings.jwt, "demo-admin", &["admin".into()], None, ttl)?;
+                let user = token::sign(&settings.jwt, "demo-user", &[], None, ttl)?;
+                demo_tokens = Some((admin, user));
             }
             let db = open_database(&settings)?;
             if demo {
@@ -122,7 +155,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
             }
             let app = Application::build(&settings, db)?;
-            print_welcome(&settings, app.port(), demo_token.as_deref());
+            print_welcome(&settings, app.port(), demo_tokens.as_ref());
             app.run_until_stopped()
                 .await
                 .map_err(|e| Error::internal("serving HTTP", e))
@@ -192,7 +225,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn print_welcome(settings: &Settings, port: u16, demo_token: Option<&str>) {
+fn print_welcome(settings: &Settings, port: u16, demo_tokens: Option<&(String, String)>) {
     let host = settings
         .bind
         .rsplit_once(':')
@@ -213,10 +246,15 @@ fn print_welcome(settings: &Settings, port: u16, demo_token: Option<&str>) {
     println!(
         "  export:       curl -o flights.csv '{base}/v1/datasets/nyc-flights-2013/export?format=csv'"
     );
-    if let Some(token) = demo_token {
-        println!("  admin token (generated for this demo run): {token}");
+    if let Some((admin, user)) = demo_tokens {
+        println!("  tokens signed with a secret made for this run, valid 12 hours:");
+        println!("    admin:      {admin}");
+        println!("    registered: {user}");
         println!(
-            "  publish:      curl -X PUT -H 'Authorization: Bearer {token}' -H 'Content-Type: text/csv' --data-binary @file.csv '{base}/v1/datasets/<slug>/data'"
+            "  publish:      curl -X PUT -H 'Authorization: Bearer <admin token>' -H 'Content-Type: text/csv' --data-binary @file.csv '{base}/v1/datasets/<slug>/data'"
+        );
+        println!(
+            "  audit log:    curl -H 'Authorization: Bearer <admin token>' '{base}/v1/admin/audit'"
         );
     }
 }

@@ -9,6 +9,7 @@ mod catalog;
 mod errors;
 mod export;
 mod helpers;
+mod identity;
 mod publishing;
 mod query;
 mod spec;
