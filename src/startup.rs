@@ -84,6 +84,7 @@ impl Application {
             .port();
         crate::data::collect_orphans(&db)?;
         let (writer, audit_public_key) = start_audit(settings, &db)?;
+        let keys_db = db.clone();
         let writer = web::Data::new(writer);
         let state = AppState {
             audit_public_key,
@@ -105,7 +106,11 @@ impl Application {
         } else {
             None
         };
-        let auth = web::Data::new(Authenticator::new(settings.admin_token.clone(), jwt));
+        let auth = web::Data::new(Authenticator::new(
+            settings.admin_token.clone(),
+            jwt,
+            Some(keys_db),
+        ));
         let doc = api::openapi();
         let server = HttpServer::new(move || {
             let (app, _) = App::new()

@@ -155,7 +155,7 @@ fn bad_cursor() -> Error {
         (status = 401, description = "No or invalid credentials"),
         (status = 403, description = "The caller may not read the audit log"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = []), ("api_key" = []))
 )]
 #[get("/v1/admin/audit")]
 pub async fn list_audit_records(
@@ -222,7 +222,7 @@ pub async fn list_audit_records(
         (status = 401, description = "No or invalid credentials"),
         (status = 403, description = "The caller may not read the audit log"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = []), ("api_key" = []))
 )]
 #[get("/v1/admin/audit/export")]
 pub async fn export_audit_records(
@@ -276,7 +276,7 @@ pub async fn export_audit_records(
         (status = 401, description = "No or invalid credentials"),
         (status = 403, description = "The caller may not read the audit log"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = []), ("api_key" = []))
 )]
 #[get("/v1/admin/audit/verify")]
 pub async fn verify_audit_log(

@@ -4,6 +4,7 @@
 //! undocumented route cannot exist. Handlers stay thin: they take typed
 //! input, call the room that owns the work and shape its result.
 
+mod api_keys;
 mod audit;
 mod datasets;
 mod guard;
@@ -39,7 +40,10 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(organizations::list_organizations)
         .service(audit::list_audit_records)
         .service(audit::export_audit_records)
-        .service(audit::verify_audit_log);
+        .service(audit::verify_audit_log)
+        .service(api_keys::create_api_key)
+        .service(api_keys::list_api_keys)
+        .service(api_keys::revoke_api_key);
 }
 
 fn json_config() -> web::JsonConfig {

@@ -51,7 +51,7 @@ pub struct OrganizationList {
         (status = 400, description = "A parameter is invalid"),
         (status = 401, description = "The credentials are invalid"),
     ),
-    security((), ("bearer" = []))
+    security((), ("bearer" = []), ("api_key" = []))
 )]
 #[get("/v1/organizations")]
 pub async fn list_organizations(

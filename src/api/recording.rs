@@ -45,11 +45,11 @@ pub async fn authenticate(req: &ServiceRequest) -> Option<Principal> {
     } else {
         match req.app_data::<web::Data<Authenticator>>() {
             Some(auth) => {
-                let header = req
-                    .headers()
-                    .get(actix_web::http::header::AUTHORIZATION)
-                    .map(|h| h.as_bytes().to_vec());
-                auth.authenticate(header.as_deref()).await
+                let header = |name| req.headers().get(name).map(|h| h.as_bytes().to_vec());
+                let authorization = header(actix_web::http::header::AUTHORIZATION.as_str());
+                let key = header("x-api-key");
+                auth.authenticate_request(authorization.as_deref(), key.as_deref())
+                    .await
             }
             None => Err(Error::unauthorized("this server accepts no credentials")),
         }

@@ -22,6 +22,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "catalog", description = "Datasets and organisations: what exists and how open it is"),
         (name = "data", description = "Rows: query, aggregate, export"),
         (name = "publishing", description = "Creating datasets and uploading their data"),
+        (name = "admin", description = "API keys for programs"),
         (name = "audit", description = "The hash-chained record of every request: listing, export, verification"),
     ),
     components(schemas(Problem)),
@@ -35,11 +36,20 @@ impl Modify for Security {
     fn modify(&self, doc: &mut Document) {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "X-API-Key",
+                    "An API key created by an administrator (kfk_<id>_<secret>)",
+                ),
+            )),
+        );
+        components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The admin token set in the server's configuration"))
+                    .description(Some("A JWT from the configured identity provider, or the admin token set in the server's configuration"))
                     .build(),
             ),
         );

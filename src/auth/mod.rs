@@ -1,9 +1,10 @@
 //! Who is calling: anonymous (no credentials), the holder of the configured
-//! admin token, or a user proved by a JWT verified against the configured
-//! keys. The request pipeline authenticates once and stores the outcome;
+//! admin token, a user proved by a JWT verified against the configured
+//! keys, or a program holding an API key. The request pipeline authenticates once and stores the outcome;
 //! handlers extract the `Principal`. Tokens are compared in constant time
 //! and never logged.
 
+pub mod api_keys;
 pub mod jwks;
 pub mod jwt;
 pub mod jwt_claims;
@@ -21,7 +22,9 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
+use crate::db::Db;
 use crate::error::{Error, Kind, Result};
+use api_keys::KeyHolder;
 use jwt::JwtVerifier;
 
 /// A caller proved by a JWT.
@@ -42,6 +45,8 @@ pub enum Principal {
     /// The holder of the configured admin token.
     Admin,
     User(User),
+    /// A program holding an API key.
+    ApiKey(KeyHolder),
 }
 
 impl Principal {
@@ -51,6 +56,7 @@ impl Principal {
             Principal::Anonymous => "anonymous".to_string(),
             Principal::Admin => "admin".to_string(),
             Principal::User(u) => format!("user:{}", u.subject),
+            Principal::ApiKey(k) => format!("key:{}", k.owner),
         }
     }
 
@@ -60,6 +66,7 @@ impl Principal {
             Principal::Anonymous => "anonymous",
             Principal::Admin => "admin_token",
             Principal::User(_) => "jwt",
+            Principal::ApiKey(_) => "api_key",
         }
     }
 
@@ -69,6 +76,7 @@ impl Principal {
             Principal::Anonymous => Vec::new(),
             Principal::Admin => vec!["admin".to_string()],
             Principal::User(u) => u.roles.clone(),
+            Principal::ApiKey(k) => k.roles.clone(),
         }
     }
 
@@ -76,6 +84,7 @@ impl Principal {
     pub fn key_id(&self) -> Option<String> {
         match self {
             Principal::User(u) => u.key_id.clone(),
+            Principal::ApiKey(k) => Some(k.id.clone()),
             _ => None,
         }
     }
@@ -85,6 +94,7 @@ impl Principal {
         match self {
             Principal::Admin => true,
             Principal::User(u) => u.roles.iter().any(|r| r == "admin"),
+            Principal::ApiKey(k) => k.roles.iter().any(|r| r == "admin"),
             Principal::Anonymous => false,
         }
     }
@@ -95,6 +105,7 @@ impl Principal {
 pub struct Authenticator {
     admin_token: Option<Secret>,
     jwt: Option<Arc<JwtVerifier>>,
+    keys: Option<Db>,
 }
 
 fn invalid_token(description: &str) -> Error {
@@ -102,8 +113,41 @@ fn invalid_token(description: &str) -> Error {
 }
 
 impl Authenticator {
-    pub fn new(admin_token: Option<Secret>, jwt: Option<Arc<JwtVerifier>>) -> Self {
-        Authenticator { admin_token, jwt }
+    pub fn new(
+        admin_token: Option<Secret>,
+        jwt: Option<Arc<JwtVerifier>>,
+        keys: Option<Db>,
+    ) -> Self {
+        Authenticator {
+            admin_token,
+            jwt,
+            keys,
+        }
+    }
+
+    /// Authenticates from the `Authorization` and `X-API-Key` headers; at
+    /// most one of them may be sent.
+    pub async fn authenticate_request(
+        &self,
+        authorization: Option<&[u8]>,
+        api_key: Option<&[u8]>,
+    ) -> Result<Principal> {
+        let Some(key) = api_key else {
+            return self.authenticate(authorization).await;
+        };
+        if authorization.is_some() {
+            return Err(Error::unauthorized(
+                "send either Authorization or X-API-Key, not both",
+            ));
+        }
+        let Some(db) = &self.keys else {
+            return Err(Error::unauthorized("this server accepts no API keys"));
+        };
+        let key = String::from_utf8_lossy(key).into_owned();
+        let holder = db
+            .run(move |conn| api_keys::authenticate(conn, &key))
+            .await?;
+        Ok(Principal::ApiKey(holder))
     }
 
     /// Whether any credential can be accepted at all (publishing needs one).
@@ -186,7 +230,11 @@ mod tests {
     use super::*;
 
     fn auth() -> Authenticator {
-        Authenticator::new(Some(Secret::new("an-admin-token-of-some-length")), None)
+        Authenticator::new(
+            Some(Secret::new("an-admin-token-of-some-length")),
+            None,
+            None,
+        )
     }
 
     #[tokio::test]
@@ -217,7 +265,7 @@ mod tests {
             assert!(auth().authenticate(Some(h)).await.is_err());
         }
         assert!(
-            Authenticator::new(None, None)
+            Authenticator::new(None, None, None)
                 .authenticate(Some(b"Bearer anything"))
                 .await
                 .is_err()

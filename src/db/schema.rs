@@ -106,6 +106,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        secret_hash -> Text,
+        owner -> Text,
+        roles -> Text,
+        created_at -> Text,
+        created_by -> Text,
+        expires_at -> Nullable<Text>,
+        last_used_at -> Nullable<Text>,
+        revoked_at -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(datasets -> organizations (organization_id));
 diesel::joinable!(dataset_tags -> datasets (dataset_id));
 diesel::joinable!(dataset_versions -> datasets (dataset_id));
@@ -118,4 +132,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     dataset_versions,
     audit_records,
     audit_checkpoints,
+    api_keys,
 );

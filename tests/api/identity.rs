@@ -255,3 +255,161 @@ async fn kaifang_token_signs_what_the_gateway_accepts() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(record(&app, "bob-1").await["subject"], json!("user:bob"));
 }
+
+#[tokio::test]
+async fn an_api_key_is_created_used_listed_without_secret_and_revoked() {
+    let app = app().await;
+    let slug = DatasetBuilder::new("keyed")
+        .with_csv(&app, "a\n1\n2\n")
+        .await;
+    let res = app
+        .admin(app.client.post(app.url("/v1/admin/api-keys")))
+        .json(&json!({"owner": "nightly-etl", "roles": ["researcher"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: Value = res.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(key.starts_with(&format!("kfk_{id}_")), "{created}");
+
+    let use_key = |k: String, rid: &'static str| {
+        let app = &app;
+        let slug = slug.clone();
+        async move {
+            app.client
+                .get(app.url(&format!("/v1/datasets/{slug}/rows")))
+                .header("x-api-key", k)
+                .header("x-request-id", rid)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(use_key(key.clone(), "key-1").await.status(), StatusCode::OK);
+    let r = record(&app, "key-1").await;
+    assert_eq!(r["subject"], json!("key:nightly-etl"));
+    assert_eq!(r["auth_method"], json!("api_key"));
+    assert_eq!(r["key_id"], json!(id));
+    assert_eq!(r["roles"], json!(["researcher"]));
+
+    // Listed without the secret, with its last use.
+    let res = app
+        .admin(app.client.get(app.url("/v1/admin/api-keys")))
+        .send()
+        .await
+        .unwrap();
+    let text = res.text().await.unwrap();
+    assert!(!text.contains(&key[key.len() - 20..]), "{text}");
+    let list: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(list["total"], json!(1));
+    assert_eq!(list["data"][0]["owner"], json!("nightly-etl"));
+    assert!(list["data"][0]["last_used_at"].is_string(), "{list}");
+    assert!(list["data"][0].get("key").is_none());
+    // Stored hashed: the secret is nowhere in the database.
+    let stored = app.sqlite().query("SELECT secret_hash FROM api_keys");
+    assert!(!stored[0].contains(&key[key.len() - 20..]));
+
+    // A wrong secret, a made-up key and both headers at once are refused.
+    let wrong = format!("{}x", &key[..key.len() - 1]);
+    assert_problem(use_key(wrong, "key-2").await, 401).await;
+    assert_problem(use_key("kfk_000000000000_nope".into(), "key-3").await, 401).await;
+    let res = app
+        .client
+        .get(app.url("/v1/datasets"))
+        .header("x-api-key", &key)
+        .bearer_auth(token(&claims("x", &[])))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 401).await;
+
+    // Not an administrator: may not manage keys.
+    let res = app
+        .client
+        .get(app.url("/v1/admin/api-keys"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 403).await;
+
+    // Revoked: refused from the next request on.
+    let res = app
+        .admin(
+            app.client
+                .delete(app.url(&format!("/v1/admin/api-keys/{id}"))),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let revoked: Value = res.json().await.unwrap();
+    assert!(revoked["revoked_at"].is_string());
+    assert_problem(use_key(key.clone(), "key-4").await, 401).await;
+    let res = app
+        .admin(
+            app.client
+                .delete(app.url("/v1/admin/api-keys/ffffffffffff")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 404).await;
+}
+
+#[tokio::test]
+async fn an_expired_api_key_is_refused_and_a_past_expiry_cannot_be_set() {
+    let app = app().await;
+    let res = app
+        .admin(app.client.post(app.url("/v1/admin/api-keys")))
+        .json(&json!({"owner": "old", "expires_at": "2020-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    let p = assert_problem(res, 400).await;
+    assert!(p["detail"].as_str().unwrap().contains("past"), "{p}");
+    let res = app
+        .admin(app.client.post(app.url("/v1/admin/api-keys")))
+        .json(&json!({"owner": "soon", "expires_at": "2099-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    let created: Value = res.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_string();
+    let ok = app
+        .client
+        .get(app.url("/v1/datasets"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    // Time passes (the expiry is moved into the past, as a clock would).
+    app.sqlite()
+        .execute("UPDATE api_keys SET expires_at = '2001-01-01T00:00:00Z';")
+        .unwrap();
+    let res = app
+        .client
+        .get(app.url("/v1/datasets"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    let p = assert_problem(res, 401).await;
+    assert!(p["detail"].as_str().unwrap().contains("expired"), "{p}");
+    for bad in [
+        json!({"owner": ""}),
+        json!({"owner": "a b"}),
+        json!({"owner": "x", "roles": ["no spaces"]}),
+    ] {
+        let res = app
+            .admin(app.client.post(app.url("/v1/admin/api-keys")))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 400).await;
+    }
+}

@@ -71,7 +71,7 @@ pub(crate) fn page_bounds(limit: Option<u32>, offset: Option<u32>) -> Result<(u3
         (status = 400, description = "A parameter is invalid"),
         (status = 401, description = "The credentials are invalid"),
     ),
-    security((), ("bearer" = []))
+    security((), ("bearer" = []), ("api_key" = []))
 )]
 #[get("/v1/datasets")]
 pub async fn list_datasets(
@@ -122,7 +122,7 @@ pub async fn list_datasets(
         (status = 401, description = "The credentials are invalid"),
         (status = 404, description = "No such dataset, or not visible to the caller"),
     ),
-    security((), ("bearer" = []))
+    security((), ("bearer" = []), ("api_key" = []))
 )]
 #[get("/v1/datasets/{slug}")]
 pub async fn get_dataset(
@@ -155,7 +155,7 @@ pub async fn get_dataset(
         (status = 413, description = "The body is too large"),
         (status = 415, description = "The body is not JSON"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = []), ("api_key" = []))
 )]
 #[post("/v1/datasets")]
 pub async fn create_dataset(

@@ -105,7 +105,7 @@ fn too_large(max: u64) -> Error {
         (status = 413, description = "The file is larger than max_upload_bytes"),
         (status = 415, description = "The body is not CSV"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = []), ("api_key" = []))
 )]
 #[put("/v1/datasets/{slug}/data")]
 pub async fn publish_dataset_data(

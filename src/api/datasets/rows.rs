@@ -166,7 +166,7 @@ async fn run_page(
         (status = 406, description = "The Accept header names no format Kaifang produces"),
         (status = 409, description = "The dataset has no data yet, or changed since the cursor was issued"),
     ),
-    security((), ("bearer" = []))
+    security((), ("bearer" = []), ("api_key" = []))
 )]
 #[get("/v1/datasets/{slug}/rows")]
 pub async fn query_rows(
@@ -212,7 +212,7 @@ pub async fn query_rows(
         (status = 413, description = "The body is too large"),
         (status = 415, description = "The body is not JSON"),
     ),
-    security((), ("bearer" = []))
+    security((), ("bearer" = []), ("api_key" = []))
 )]
 #[post("/v1/datasets/{slug}/query")]
 pub async fn query_dataset(
@@ -252,7 +252,7 @@ pub async fn query_dataset(
         (status = 406, description = "The Accept header names no format Kaifang produces"),
         (status = 409, description = "The dataset has no data yet"),
     ),
-    security((), ("bearer" = []))
+    security((), ("bearer" = []), ("api_key" = []))
 )]
 #[get("/v1/datasets/{slug}/export")]
 pub async fn export_rows(
