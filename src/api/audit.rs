@@ -13,6 +13,8 @@ use crate::audit::store::{AuditFilter, list_records};
 use crate::audit::verify::{ChainReport, Problem};
 use crate::audit::{AuditRecord, Note, check};
 use crate::auth::Principal;
+use crate::catalog;
+use crate::db::AnyConnection;
 use crate::error::{Error, Result};
 
 /// Records per page by default, and at most.
@@ -85,10 +87,44 @@ pub struct AuditVerification {
     pub problems: Vec<Problem>,
 }
 
-/// Only administrators read the audit log until roles arrive.
-fn require_reader(principal: &Principal, note: &Note) -> Result<()> {
+/// Whose records a caller may read.
+enum Reach {
+    /// Administrators and auditors: every record.
+    All,
+    /// A publisher: the records of its organisation's datasets, nothing else.
+    Org(String),
+}
+
+fn reader_reach(principal: &Principal, note: &Note) -> Result<Reach> {
     note.update(|d| d.action = Some("audit:read".to_string()));
-    crate::api::guard::require_admin(principal, note, "reading the audit log")
+    let allow = |rule: String| {
+        note.update(|d| {
+            d.decision = Some("allow".to_string());
+            d.rule = Some(rule);
+        });
+    };
+    if principal.is_admin() {
+        allow("role:admin".to_string());
+        return Ok(Reach::All);
+    }
+    if principal.has_role("auditor") {
+        allow("role:auditor".to_string());
+        return Ok(Reach::All);
+    }
+    if let (true, Some(org)) = (principal.has_role("publisher"), principal.org()) {
+        allow(format!("role:publisher, org:{org}"));
+        return Ok(Reach::Org(org.to_string()));
+    }
+    crate::api::guard::require_admin(principal, note, "reading the audit log")?;
+    Ok(Reach::All)
+}
+
+/// Narrows `filter` to what `reach` may see.
+fn scope(conn: &mut AnyConnection, reach: &Reach, filter: &mut AuditFilter) -> Result<()> {
+    if let Reach::Org(org) = reach {
+        filter.datasets_in = Some(catalog::dataset_slugs_of(conn, org)?);
+    }
+    Ok(())
 }
 
 fn time_bound(name: &str, value: Option<String>) -> Result<Option<String>> {
@@ -164,9 +200,9 @@ pub async fn list_audit_records(
     note: Note,
     params: web::Query<AuditParams>,
 ) -> Result<HttpResponse> {
-    require_reader(&principal, &note)?;
+    let reach = reader_reach(&principal, &note)?;
     let mut p = params.into_inner();
-    let filter = filter_of(&mut p)?;
+    let mut filter = filter_of(&mut p)?;
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(Error::bad_request(format!(
@@ -184,7 +220,10 @@ pub async fn list_audit_records(
     let format = format_of(p.format, AuditFormat::Json);
     let page = state
         .db
-        .run(move |conn| list_records(conn, &filter, after, i64::from(limit) + 1))
+        .run(move |conn| {
+            scope(conn, &reach, &mut filter)?;
+            list_records(conn, &filter, after, i64::from(limit) + 1)
+        })
         .await?;
     let mut page = page;
     let more = page.len() > limit as usize;
@@ -231,14 +270,21 @@ pub async fn export_audit_records(
     note: Note,
     params: web::Query<AuditParams>,
 ) -> Result<HttpResponse> {
-    require_reader(&principal, &note)?;
+    let reach = reader_reach(&principal, &note)?;
     let mut p = params.into_inner();
     if p.limit.is_some() || p.cursor.is_some() {
         return Err(Error::bad_request(
             "the export returns every matching record; leave out limit and cursor",
         ));
     }
-    let filter = filter_of(&mut p)?;
+    let mut filter = filter_of(&mut p)?;
+    let filter = state
+        .db
+        .run(move |conn| {
+            scope(conn, &reach, &mut filter)?;
+            Ok(filter)
+        })
+        .await?;
     let format = match format_of(p.format, AuditFormat::Csv) {
         AuditFormat::Json => {
             return Err(Error::bad_request(
@@ -284,7 +330,12 @@ pub async fn verify_audit_log(
     principal: Principal,
     note: Note,
 ) -> Result<web::Json<AuditVerification>> {
-    require_reader(&principal, &note)?;
+    if let Reach::Org(_) = reader_reach(&principal, &note)? {
+        note.update(|d| d.decision = Some("deny".to_string()));
+        return Err(Error::forbidden(
+            "verifying the whole audit log is for administrators and auditors",
+        ));
+    }
     let key = state.audit_public_key.clone();
     let log = state.audit_log_path.clone();
     let report = state

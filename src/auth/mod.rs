@@ -89,6 +89,19 @@ impl Principal {
         }
     }
 
+    /// The organisation the caller acts for, from its token.
+    pub fn org(&self) -> Option<&str> {
+        match self {
+            Principal::User(u) => u.org.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the caller holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles().iter().any(|r| r == role)
+    }
+
     /// The admin token, or a token carrying the `admin` role.
     pub fn is_admin(&self) -> bool {
         match self {

@@ -88,3 +88,13 @@ pub fn list_organizations(
     }
     Ok((out, total))
 }
+
+/// Slugs of every dataset of organisation `org` (a publisher's own).
+pub fn dataset_slugs_of(conn: &mut AnyConnection, org: &str) -> Result<Vec<String>> {
+    Ok(datasets::table
+        .inner_join(organizations::table)
+        .filter(organizations::slug.eq(org))
+        .select(datasets::slug)
+        .order(datasets::slug.asc())
+        .load(conn)?)
+}

@@ -413,3 +413,74 @@ async fn an_expired_api_key_is_refused_and_a_past_expiry_cannot_be_set() {
         assert_problem(res, 400).await;
     }
 }
+
+#[tokio::test]
+async fn a_publisher_reads_only_the_audit_records_of_its_own_datasets() {
+    let app = app().await;
+    let mine = DatasetBuilder::new("ours")
+        .organization("city-stats")
+        .with_csv(&app, "a\n1\n")
+        .await;
+    let theirs = DatasetBuilder::new("theirs")
+        .organization("other-agency")
+        .with_csv(&app, "a\n2\n")
+        .await;
+    let reader = token(&claims("reader", &[]));
+    for (slug, id) in [(&mine, "r-mine"), (&theirs, "r-theirs")] {
+        let res = get(
+            &app,
+            &format!("/v1/datasets/{slug}/rows?select=a"),
+            &reader,
+            id,
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let mut publisher = claims("pub", &["publisher"]);
+    publisher["org"] = json!("city-stats");
+    let publisher = token(&publisher);
+    let res = get(&app, "/v1/admin/audit?limit=1000", &publisher, "p-list").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page: Value = res.json().await.unwrap();
+    let seen: Vec<&Value> = page["data"].as_array().unwrap().iter().collect();
+    assert!(
+        seen.iter().any(|r| r["request_id"] == json!("r-mine")),
+        "{page}"
+    );
+    assert!(seen.iter().all(|r| r["dataset"] == json!(mine)), "{page}");
+    let mine_read = seen
+        .iter()
+        .find(|r| r["request_id"] == json!("r-mine"))
+        .unwrap();
+    assert_eq!(mine_read["subject"], json!("user:reader"));
+    assert_eq!(mine_read["query"], json!(r#"{"select":["a"]}"#));
+    assert_eq!(mine_read["rows"], json!(1));
+
+    // The export is scoped the same way; verification is not theirs to run.
+    let res = get(
+        &app,
+        "/v1/admin/audit/export?format=ndjson",
+        &publisher,
+        "p-export",
+    )
+    .await;
+    let text = res.text().await.unwrap();
+    assert!(
+        !text.contains("r-theirs") && text.contains("r-mine"),
+        "{text}"
+    );
+    assert_problem(
+        get(&app, "/v1/admin/audit/verify", &publisher, "p-verify").await,
+        403,
+    )
+    .await;
+
+    // A publisher without an organisation, or anyone else, sees nothing.
+    let orgless = token(&claims("pub2", &["publisher"]));
+    assert_problem(get(&app, "/v1/admin/audit", &orgless, "p2").await, 403).await;
+    // An auditor sees everything.
+    let auditor = token(&claims("aud", &["auditor"]));
+    let res = get(&app, "/v1/admin/audit?dataset=theirs", &auditor, "a-1").await;
+    let page: Value = res.json().await.unwrap();
+    assert!(!page["data"].as_array().unwrap().is_empty(), "{page}");
+}
