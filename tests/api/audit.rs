@@ -611,3 +611,37 @@ async fn a_server_error_is_recorded_and_its_cause_is_not_sent() {
     assert_eq!(r["status"], json!(500));
     assert_eq!(r["dataset"], json!(slug));
 }
+
+#[tokio::test]
+async fn a_not_modified_answer_is_recorded_too() {
+    let app = spawn_app().await;
+    let slug = DatasetBuilder::new("cached").with_csv(&app, CSV).await;
+    let res = app.get(&format!("/v1/datasets/{slug}")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let res = app
+        .client
+        .get(app.url(&format!("/v1/datasets/{slug}")))
+        .header("if-none-match", &etag)
+        .header("x-request-id", "cached-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(res.headers()["etag"].to_str().unwrap(), etag);
+    let r = wait_for(&app, "cached-1", "request").await;
+    assert_eq!(r["status"], json!(304));
+    assert_eq!(r["dataset"], json!(slug));
+    assert_eq!(r["decision"], json!("allow"));
+    // A new version changes the ETag.
+    app.upload(&slug, "id,carrier,delay\n9,ZZ,1\n", "text/csv")
+        .await;
+    let res = app
+        .client
+        .get(app.url(&format!("/v1/datasets/{slug}")))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}

@@ -1,7 +1,9 @@
 //! Catalog handlers: list, read and create datasets.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::http::header::{ETAG, IF_NONE_MATCH};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use utoipa::{IntoParams, ToSchema};
 
 use super::resolve::authorize;
@@ -116,9 +118,15 @@ pub async fn list_datasets(
 /// Read a dataset's metadata: columns with types, row count, versions, licence.
 #[utoipa::path(
     tag = "catalog",
-    params(("slug" = String, Path, description = "Dataset slug", example = "nyc-flights-2013")),
+    params(
+        ("slug" = String, Path, description = "Dataset slug", example = "nyc-flights-2013"),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a copy the client holds; 304 when it is still current", example = "\"5f2a9c0b1d3e4f67\"")
+    ),
     responses(
-        (status = 200, description = "The dataset's metadata", body = DatasetDetail),
+        (status = 200, description = "The dataset's metadata", body = DatasetDetail,
+            headers(("ETag" = String, description = "Changes whenever the metadata or the current version changes"))),
+        (status = 304, description = "The copy named by If-None-Match is still current",
+            headers(("ETag" = String, description = "The current ETag"))),
         (status = 401, description = "The credentials are invalid"),
         (status = 404, description = "No such dataset, or not visible to the caller"),
     ),
@@ -126,11 +134,12 @@ pub async fn list_datasets(
 )]
 #[get("/v1/datasets/{slug}")]
 pub async fn get_dataset(
+    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     note: Note,
     slug: web::Path<String>,
-) -> Result<web::Json<DatasetDetail>> {
+) -> Result<HttpResponse> {
     let slug = slug.into_inner();
     let detail = state
         .db
@@ -139,7 +148,27 @@ pub async fn get_dataset(
             dataset.detail(conn)
         })
         .await?;
-    Ok(web::Json(detail))
+    let body = serde_json::to_vec(&detail).map_err(|e| Error::internal("encoding metadata", e))?;
+    let digest = sha2::Sha256::digest(&body);
+    let etag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let etag = format!("\"{etag}\"");
+    let held = req
+        .headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    if held {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((ETAG, etag))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((ETAG, etag))
+        .content_type("application/json")
+        .body(body))
 }
 
 /// Create a dataset (metadata only; upload its data with `PUT …/data`).
