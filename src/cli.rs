@@ -154,7 +154,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     println!("loaded {loaded} demo datasets");
                 }
             }
-            let app = Application::build(&settings, db)?;
+            let app = Application::build(&settings, db).await?;
             print_welcome(&settings, app.port(), demo_tokens.as_ref());
             app.run_until_stopped()
                 .await

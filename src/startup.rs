@@ -20,6 +20,7 @@ use crate::data::cursor::CursorKey;
 use crate::data::plan::Limits;
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
+use crate::policy::{self, Engine, SharedEngine};
 
 /// Opens the database, applies migrations and drops tables that a crashed
 /// import left behind.
@@ -75,7 +76,7 @@ pub struct Application {
 
 impl Application {
     /// Builds the gateway on `settings.bind` (use port 0 for a free port).
-    pub fn build(settings: &Settings, db: Db) -> Result<Application> {
+    pub async fn build(settings: &Settings, db: Db) -> Result<Application> {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| Error::bad_request(format!("cannot listen on {}: {e}", settings.bind)))?;
         let port = listener
@@ -86,7 +87,12 @@ impl Application {
         let (writer, audit_public_key) = start_audit(settings, &db)?;
         let keys_db = db.clone();
         let writer = web::Data::new(writer);
+        let rules = crate::api::state::load_rules(&db).await?;
+        let engine = Engine::build(policy::MODEL, &rules)
+            .await
+            .map_err(|e| Error::internal("building the policy engine", e.to_string()))?;
         let state = AppState {
+            policy: std::sync::Arc::new(SharedEngine::new(engine)),
             audit_public_key,
             audit_log_path: settings.audit_log_path(),
             cursor_key: cursor_key(&db)?,

@@ -60,7 +60,7 @@ pub async fn list_organizations(
     params: web::Query<OrgParams>,
 ) -> Result<web::Json<OrganizationList>> {
     let (limit, offset) = page_bounds(params.limit, params.offset)?;
-    let tiers = policy::visible_tiers(&principal);
+    let tiers = policy::visible_tiers(&state.policy.current(), &policy::identities(&principal));
     let (data, total) = state
         .db
         .run(move |conn| {

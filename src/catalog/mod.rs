@@ -12,7 +12,9 @@ pub use datasets::{
     find_dataset, list_datasets,
 };
 pub use names::{DatasetSlug, OrgSlug, Tier};
-pub use organizations::{Organization, dataset_slugs_of, ensure_organization, list_organizations};
+pub use organizations::{
+    Organization, dataset_slugs_of, ensure_organization, list_organizations, organization_slugs,
+};
 pub use versions::{
     NewVersion, VersionInfo, VersionRecord, current_version, live_tables, record_version,
 };

@@ -98,3 +98,11 @@ pub fn dataset_slugs_of(conn: &mut AnyConnection, org: &str) -> Result<Vec<Strin
         .order(datasets::slug.asc())
         .load(conn)?)
 }
+
+/// Every organisation's slug (the policy adds rules for each).
+pub fn organization_slugs(conn: &mut AnyConnection) -> Result<Vec<String>> {
+    Ok(organizations::table
+        .select(organizations::slug)
+        .order(organizations::slug.asc())
+        .load(conn)?)
+}

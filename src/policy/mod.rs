@@ -1,11 +1,34 @@
-//! Decisions: may this principal do this action on this dataset? Deny by
-//! default. This is the foundation's fixed tier policy — anonymous callers
-//! read open datasets and the metadata of conditional ones, restricted
-//! datasets are invisible, the admin may do everything — which the Casbin
-//! policy of the identity work replaces behind the same `decide` call.
+//! Who may do what to which object. Deny by default; a deny for any of the
+//! caller's identities beats every allow. Decisions come from Casbin's
+//! enforcer over `policies/model.conf` and the rules (`policies/policy.csv`
+//! plus the per-organisation rules); the engine is rebuilt whole and swapped
+//! in when the rules change, never reloaded in place. This module also maps
+//! a principal to its identities and a dataset to its groups, so callers
+//! ask in terms of datasets and actions, never raw paths.
+
+mod engine;
+mod error;
+mod rules;
+mod shared;
+#[cfg(test)]
+mod test_support;
+mod validate;
+
+pub use engine::{Decision, Engine, Explanation};
+pub use error::PolicyError;
+pub use rules::{
+    ACTIONS, Effect, Rule, SYSTEM_OBJECTS, TIERS, org_rules, parse_csv, principal_identities,
+};
+pub use shared::SharedEngine;
+pub use validate::{Known, validate};
 
 use crate::auth::Principal;
 use crate::catalog::Tier;
+
+/// The Casbin model shipped with the gateway.
+pub const MODEL: &str = include_str!("../../policies/model.conf");
+/// The starting rules shipped with the gateway.
+pub const DEFAULT_RULES: &str = include_str!("../../policies/policy.csv");
 
 /// What a caller wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,73 +52,72 @@ impl Action {
     }
 }
 
-/// The outcome of a decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Allow,
-    /// The caller may see the dataset exists but not do this.
-    Deny,
-    /// The caller may not even know the dataset exists (answer 404).
-    Hidden,
-}
-
-/// Decides `action` by `principal` on a dataset of `tier`.
-pub fn decide(principal: &Principal, tier: Tier, action: Action) -> Decision {
-    if principal.is_admin() {
-        return Decision::Allow;
-    }
-    match (tier, action) {
-        (Tier::Restricted, _) => Decision::Hidden,
-        (Tier::Open, Action::CatalogRead | Action::DataQuery | Action::DataExport) => {
-            Decision::Allow
+/// The identities `principal` holds. Organisation roles from a token
+/// (`publisher`, `reviewer` with an `org` claim) become `publisher:<org>`,
+/// the roles the per-organisation rules name.
+pub fn identities(principal: &Principal) -> Vec<String> {
+    let subject = match principal {
+        Principal::Anonymous => None,
+        other => Some(other.subject()),
+    };
+    let mut roles = principal.roles();
+    if let Some(org) = principal.org() {
+        for kind in ["publisher", "reviewer"] {
+            if principal.has_role(kind) {
+                roles.push(format!("{kind}:{org}"));
+            }
         }
-        (Tier::Conditional, Action::CatalogRead) => Decision::Allow,
-        _ => Decision::Deny,
     }
+    let subject = subject.map(|s| s.strip_prefix("user:").unwrap_or(&s).to_string());
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    principal_identities(subject.as_deref(), &roles)
 }
 
-/// The tiers whose datasets `principal` may see in listings.
-pub fn visible_tiers(principal: &Principal) -> Vec<&'static str> {
+/// A dataset as the policy sees it.
+pub struct DatasetRef<'a> {
+    pub slug: &'a str,
+    pub tier: Tier,
+    pub org: &'a str,
+}
+
+/// Decides `action` on `dataset` for a caller holding `ids`.
+pub fn decide_dataset(
+    engine: &Engine,
+    ids: &[String],
+    dataset: &DatasetRef<'_>,
+    action: Action,
+) -> Decision {
+    let groups = [
+        format!("tier:{}", dataset.tier.as_str()),
+        format!("org:{}", dataset.org),
+    ];
+    engine.decide(
+        ids,
+        &format!("dataset:{}", dataset.slug),
+        &groups,
+        action.as_str(),
+    )
+}
+
+/// The tiers whose datasets a caller holding `ids` may see in listings.
+pub fn visible_tiers(engine: &Engine, ids: &[String]) -> Vec<&'static str> {
     [Tier::Open, Tier::Conditional, Tier::Restricted]
         .into_iter()
-        .filter(|t| decide(principal, *t, Action::CatalogRead) == Decision::Allow)
+        .filter(|t| {
+            let object = format!("tier:{}", t.as_str());
+            engine
+                .decide(ids, &object, &[], Action::CatalogRead.as_str())
+                .allowed
+        })
         .map(Tier::as_str)
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn anonymous_sees_open_and_conditional_metadata_only() {
-        let a = Principal::Anonymous;
-        assert_eq!(decide(&a, Tier::Open, Action::DataExport), Decision::Allow);
-        assert_eq!(
-            decide(&a, Tier::Conditional, Action::CatalogRead),
-            Decision::Allow
-        );
-        assert_eq!(
-            decide(&a, Tier::Conditional, Action::DataQuery),
-            Decision::Deny
-        );
-        assert_eq!(
-            decide(&a, Tier::Restricted, Action::CatalogRead),
-            Decision::Hidden
-        );
-        assert_eq!(
-            decide(&a, Tier::Open, Action::DatasetPublish),
-            Decision::Deny
-        );
-        assert_eq!(visible_tiers(&a), vec!["open", "conditional"]);
+/// The shipped rules plus those of each organisation in `orgs`.
+pub fn starting_rules(orgs: &[String]) -> Result<Vec<Rule>, PolicyError> {
+    let mut rules = parse_csv(DEFAULT_RULES)?;
+    for org in orgs {
+        rules.extend(org_rules(org));
     }
-
-    #[test]
-    fn admin_may_do_everything() {
-        assert_eq!(
-            decide(&Principal::Admin, Tier::Restricted, Action::DatasetManage),
-            Decision::Allow
-        );
-        assert_eq!(visible_tiers(&Principal::Admin).len(), 3);
-    }
+    Ok(rules)
 }

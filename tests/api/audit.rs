@@ -251,7 +251,10 @@ async fn every_outcome_leaves_exactly_one_record_with_its_fields() {
     let find = |id: &str| log.iter().find(|r| r["request_id"] == json!(id)).unwrap();
     let rows = find("a-rows");
     assert_eq!(rows["rows"], json!(2), "{rows}");
-    assert_eq!(rows["rule"], json!("tier:open"));
+    assert_eq!(
+        rows["rule"],
+        json!("p, anonymous, tier:open, data:query, allow")
+    );
     assert_eq!(rows["subject"], json!("anonymous"));
     assert_eq!(rows["auth_method"], json!("anonymous"));
     let query: Value = serde_json::from_str(rows["query"].as_str().unwrap()).unwrap();

@@ -35,7 +35,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     };
     adjust(&mut settings);
     let db = open_database(&settings).expect("database");
-    let app = Application::build(&settings, db).expect("application");
+    let app = Application::build(&settings, db)
+        .await
+        .expect("application");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {

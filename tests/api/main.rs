@@ -10,6 +10,7 @@ mod errors;
 mod export;
 mod helpers;
 mod identity;
+mod policy;
 mod publishing;
 mod query;
 mod spec;

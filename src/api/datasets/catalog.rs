@@ -90,7 +90,7 @@ pub async fn list_datasets(
         tag: params.tag,
         tier: params.tier,
     };
-    let tiers = policy::visible_tiers(&principal);
+    let tiers = policy::visible_tiers(&state.policy.current(), &policy::identities(&principal));
     let rule = tiers
         .iter()
         .map(|t| format!("tier:{t}"))
@@ -141,10 +141,11 @@ pub async fn get_dataset(
     slug: web::Path<String>,
 ) -> Result<HttpResponse> {
     let slug = slug.into_inner();
+    let engine = state.policy.current();
     let detail = state
         .db
         .run(move |conn| {
-            let dataset = authorize(conn, &principal, &note, &slug, Action::CatalogRead)?;
+            let dataset = authorize(conn, &engine, &principal, &note, &slug, Action::CatalogRead)?;
             dataset.detail(conn)
         })
         .await?;
@@ -198,11 +199,39 @@ pub async fn create_dataset(
         d.dataset = Some(new.slug.chars().take(80).collect());
         d.action = Some(Action::DatasetPublish.as_str().to_string());
     });
-    super::publish::require_publisher(&state, &principal, &note)?;
+    super::publish::require_publishing_on(&state, &note)?;
+    let target = policy::DatasetRef {
+        slug: &new.slug,
+        tier: new.tier,
+        org: &new.organization,
+    };
+    let decision = policy::decide_dataset(
+        &state.policy.current(),
+        &policy::identities(&principal),
+        &target,
+        Action::DatasetPublish,
+    );
+    note.update(|d| {
+        d.decision = Some(if decision.allowed { "allow" } else { "deny" }.to_string());
+        d.rule = decision.rule.clone();
+    });
+    if !decision.allowed {
+        return Err(match principal {
+            Principal::Anonymous => Error::unauthorized(
+                "creating a dataset needs credentials; send Authorization: Bearer <token>",
+            ),
+            _ => Error::forbidden(format!(
+                "you may not publish for organisation '{}'; publishers publish for their own organisation only",
+                new.organization.chars().take(80).collect::<String>()
+            )),
+        });
+    }
     let detail = state
         .db
         .run(move |conn| catalog::create_dataset(conn, &new)?.detail(conn))
         .await?;
+    // A new organisation brings its publisher and reviewer rules.
+    state.refresh_policy().await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/datasets/{}", detail.summary.slug)))
         .json(detail))

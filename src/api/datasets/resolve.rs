@@ -9,7 +9,7 @@ use crate::data::plan::Target;
 use crate::data::sql::Dialect;
 use crate::db::{AnyConnection, Backend};
 use crate::error::{Error, Result};
-use crate::policy::{self, Action, Decision};
+use crate::policy::{self, Action, DatasetRef, Engine};
 
 fn not_found(slug: &str) -> Error {
     Error::not_found(format!(
@@ -41,6 +41,7 @@ fn denied(principal: &Principal, dataset: &DatasetRecord, action: Action) -> Err
 /// decision and the rule that made it go into the request's audit notes.
 pub fn authorize(
     conn: &mut AnyConnection,
+    engine: &Engine,
     principal: &Principal,
     note: &Note,
     slug: &str,
@@ -53,37 +54,44 @@ pub fn authorize(
     });
     let parsed = DatasetSlug::parse(slug).map_err(|_| not_found(slug))?;
     let dataset = catalog::find_dataset(conn, &parsed)?.ok_or_else(|| not_found(slug))?;
-    let decision = policy::decide(principal, dataset.tier, action);
-    let effect = match decision {
-        Decision::Allow => "allow",
-        Decision::Deny => "deny",
-        Decision::Hidden => "hidden",
+    let ids = policy::identities(principal);
+    let target = DatasetRef {
+        slug: &dataset.slug,
+        tier: dataset.tier,
+        org: &dataset.organization,
     };
-    let rule = format!("tier:{}", dataset.tier.as_str());
+    let decision = policy::decide_dataset(engine, &ids, &target, action);
+    // Only a caller allowed to see the dataset learns that it exists.
+    let visible = decision.allowed
+        || (action != Action::CatalogRead
+            && policy::decide_dataset(engine, &ids, &target, Action::CatalogRead).allowed);
+    let effect = match (decision.allowed, visible) {
+        (true, _) => "allow",
+        (false, true) => "deny",
+        (false, false) => "hidden",
+    };
+    let rule = decision
+        .rule
+        .clone()
+        .unwrap_or_else(|| "default deny".to_string());
     note.decision(&shown, action.as_str(), effect, &rule);
-    match decision {
-        Decision::Allow => Ok(dataset),
-        Decision::Hidden => Err(not_found(slug)),
-        Decision::Deny => {
-            // Only a caller allowed to see the dataset learns why it was refused.
-            if policy::decide(principal, dataset.tier, Action::CatalogRead) == Decision::Allow {
-                Err(denied(principal, &dataset, action))
-            } else {
-                Err(not_found(slug))
-            }
-        }
+    match (decision.allowed, visible) {
+        (true, _) => Ok(dataset),
+        (false, true) => Err(denied(principal, &dataset, action)),
+        (false, false) => Err(not_found(slug)),
     }
 }
 
 /// The dataset and its current version, for reading rows.
 pub fn authorize_rows(
     conn: &mut AnyConnection,
+    engine: &Engine,
     principal: &Principal,
     note: &Note,
     slug: &str,
     action: Action,
 ) -> Result<(DatasetRecord, VersionRecord)> {
-    let dataset = authorize(conn, principal, note, slug, action)?;
+    let dataset = authorize(conn, engine, principal, note, slug, action)?;
     let version = catalog::current_version(conn, &dataset)?.ok_or_else(|| {
         Error::conflict(format!(
             "dataset '{}' has no data yet; its publisher uploads it with PUT /v1/datasets/{}/data",

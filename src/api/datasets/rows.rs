@@ -118,11 +118,18 @@ async fn run_page(
     let key = state.cursor_key.clone();
     let limits = limits(state);
     let backend = state.db.backend();
+    let engine = state.policy.current();
     let page: Page = state
         .db
         .run(move |conn| {
-            let (_dataset, version) =
-                authorize_rows(conn, &principal, &page_note, &slug, Action::DataQuery)?;
+            let (_dataset, version) = authorize_rows(
+                conn,
+                &engine,
+                &principal,
+                &page_note,
+                &slug,
+                Action::DataQuery,
+            )?;
             let plan = plan_rows(
                 target(&version, backend),
                 &query,
@@ -276,14 +283,21 @@ pub async fn export_rows(
     note.update(|d| d.query = Some(query.audit_text()));
     let key = state.cursor_key.clone();
     let backend = state.db.backend();
+    let engine = state.policy.current();
     let slug = slug.into_inner();
     let plan_slug = slug.clone();
     let plan_note = note.clone();
     let plan = state
         .db
         .run(move |conn| {
-            let (_dataset, version) =
-                authorize_rows(conn, &principal, &plan_note, &plan_slug, Action::DataExport)?;
+            let (_dataset, version) = authorize_rows(
+                conn,
+                &engine,
+                &principal,
+                &plan_note,
+                &plan_slug,
+                Action::DataExport,
+            )?;
             plan_rows(target(&version, backend), &query, format, None, &key)
         })
         .await?;
