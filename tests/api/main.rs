@@ -6,6 +6,7 @@
 
 mod audit;
 mod catalog;
+mod durability;
 mod errors;
 mod export;
 mod helpers;
