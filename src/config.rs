@@ -62,6 +62,10 @@ pub struct Settings {
     pub audit_checkpoint_every: i64,
     /// Seconds between two checkpoints when records arrive slowly.
     pub audit_checkpoint_secs: u64,
+    /// Requests a second each caller may make (0: no limit).
+    pub rate_limit_per_second: f64,
+    /// Requests a caller may make at once before the rate applies.
+    pub rate_limit_burst: u32,
     /// How bearer JWTs are verified (the `[jwt]` table); off when no key is set.
     pub jwt: JwtSettings,
 }
@@ -82,6 +86,8 @@ impl Default for Settings {
             audit_synchronous: "full".to_string(),
             audit_checkpoint_every: 1000,
             audit_checkpoint_secs: 60,
+            rate_limit_per_second: 0.0,
+            rate_limit_burst: 100,
             jwt: JwtSettings::default(),
         }
     }
@@ -160,6 +166,12 @@ impl Settings {
         }
         if let Some(v) = get("KAIFANG_AUDIT_CHECKPOINT_EVERY") {
             self.audit_checkpoint_every = num("KAIFANG_AUDIT_CHECKPOINT_EVERY", v)?;
+        }
+        if let Some(v) = get("KAIFANG_RATE_LIMIT_PER_SECOND") {
+            self.rate_limit_per_second = num("KAIFANG_RATE_LIMIT_PER_SECOND", v)?;
+        }
+        if let Some(v) = get("KAIFANG_RATE_LIMIT_BURST") {
+            self.rate_limit_burst = num("KAIFANG_RATE_LIMIT_BURST", v)?;
         }
         if let Some(v) = get("KAIFANG_AUDIT_CHECKPOINT_SECS") {
             self.audit_checkpoint_secs = num("KAIFANG_AUDIT_CHECKPOINT_SECS", v)?;
@@ -264,6 +276,14 @@ impl Settings {
             self.jwt
                 .validate()
                 .map_err(|e| Error::bad_request(e.to_string()))?;
+        }
+        if !(self.rate_limit_per_second >= 0.0 && self.rate_limit_per_second.is_finite()) {
+            return Err(Error::bad_request(
+                "rate_limit_per_second must be a number of at least 0 (0 turns limits off)",
+            ));
+        }
+        if self.rate_limit_burst < 1 {
+            return Err(Error::bad_request("rate_limit_burst must be at least 1"));
         }
         if self.audit_checkpoint_every < 1 || self.audit_checkpoint_secs < 1 {
             return Err(Error::bad_request(

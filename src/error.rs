@@ -23,6 +23,7 @@ pub enum Kind {
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
+    TooManyRequests,
     Unavailable,
     Internal,
     /// The client closed the connection before the request was complete;
@@ -41,6 +42,7 @@ impl Kind {
             Kind::Conflict => StatusCode::CONFLICT,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             // nginx's "client closed request"; a valid code, never delivered.
@@ -59,6 +61,7 @@ impl Kind {
             Kind::Conflict => "conflict",
             Kind::PayloadTooLarge => "payload-too-large",
             Kind::UnsupportedMediaType => "unsupported-media-type",
+            Kind::TooManyRequests => "too-many-requests",
             Kind::Unavailable => "unavailable",
             Kind::Internal => "internal",
             Kind::ClientClosed => "client-closed",

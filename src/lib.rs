@@ -14,5 +14,6 @@ pub mod data;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod fair_use;
 pub mod policy;
 pub mod startup;

@@ -20,6 +20,7 @@ use crate::data::cursor::CursorKey;
 use crate::data::plan::Limits;
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
+use crate::fair_use::RateLimiter;
 use crate::policy::{self, Engine, SharedEngine};
 
 /// Opens the database, applies migrations and drops tables that a crashed
@@ -87,6 +88,12 @@ impl Application {
         let (writer, audit_public_key) = start_audit(settings, &db)?;
         let keys_db = db.clone();
         let writer = web::Data::new(writer);
+        let limiter = (settings.rate_limit_per_second > 0.0).then(|| {
+            web::Data::new(RateLimiter::new(
+                settings.rate_limit_per_second,
+                settings.rate_limit_burst,
+            ))
+        });
         let rules = crate::api::state::load_rules(&db).await?;
         let engine = Engine::build(policy::MODEL, &rules)
             .await
@@ -125,6 +132,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(auth.clone())
                 .app_data(writer.clone())
+                .app_data(limiter.clone())
                 .configure(api::configure)
                 .split_for_parts();
             app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))

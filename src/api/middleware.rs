@@ -6,13 +6,15 @@
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, web};
 
 use super::recording::{Abandoned, Draft, record_export_end};
 use crate::audit::{AuditWriter, Note};
-use crate::error::{Error, PROBLEM_JSON, Problem};
+use crate::auth::Principal;
+use crate::error::{Error, Kind, PROBLEM_JSON, Problem};
+use crate::fair_use::{RateLimiter, Verdict};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -85,6 +87,33 @@ pub async fn pipeline(
     let method = req.method().clone();
     let path = req.path().to_string();
     let started = std::time::Instant::now();
+    let verdict = rate_verdict(&req, principal.as_ref());
+    if let Some(v) = verdict.filter(|v| !v.allowed) {
+        abandoned.disarm();
+        let problem = Error::new(
+            Kind::TooManyRequests,
+            format!(
+                "too many requests from you; retry after {} s (the Retry-After header says when)",
+                v.reset_secs
+            ),
+        )
+        .problem(Some(&id));
+        let mut refused = req.into_response(problem.into_response());
+        if let Ok(h) = HeaderValue::from_str(&v.reset_secs.to_string()) {
+            refused.headers_mut().insert(RETRY_AFTER, h);
+        }
+        if let Some(w) = &writer
+            && let Err(e) = record(w, &draft, &note, &refused).await
+        {
+            let (req, _) = refused.into_parts();
+            return Ok(ServiceResponse::new(
+                req,
+                e.problem(Some(&id)).into_response(),
+            ));
+        }
+        rate_headers(&mut refused, v);
+        return Ok(refused);
+    }
     let res = match next.call(req).await {
         Ok(res) => shape(res.map_into_boxed_body(), &id),
         Err(e) => {
@@ -117,6 +146,9 @@ pub async fn pipeline(
         res.headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID), v);
     }
+    if let Some(v) = verdict {
+        rate_headers(&mut res, v);
+    }
     tracing::info!(
         request.id = %id,
         http.method = %method,
@@ -126,6 +158,46 @@ pub async fn pipeline(
         "request"
     );
     Ok(res)
+}
+
+/// The limiter, registered (as an option) only when limits are configured.
+fn limiter_of(req: &HttpRequest) -> Option<web::Data<RateLimiter>> {
+    req.app_data::<Option<web::Data<RateLimiter>>>()
+        .cloned()
+        .flatten()
+}
+
+/// The rate-limit verdict for this request, when limits are configured:
+/// per subject, or per client address for anonymous callers.
+fn rate_verdict(req: &ServiceRequest, principal: Option<&Principal>) -> Option<Verdict> {
+    let limiter = limiter_of(req.request())?;
+    let caller = match principal {
+        Some(Principal::Anonymous) | None => format!(
+            "ip:{}",
+            req.peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default()
+        ),
+        Some(p) => p.subject(),
+    };
+    Some(limiter.check(&caller, std::time::Instant::now()))
+}
+
+/// `RateLimit` and `RateLimit-Policy` (IETF httpapi-ratelimit-headers).
+fn rate_headers(res: &mut ServiceResponse<BoxBody>, v: Verdict) {
+    let Some(limiter) = limiter_of(res.request()) else {
+        return;
+    };
+    let window = (f64::from(limiter.burst()) / limiter.rate())
+        .ceil()
+        .max(1.0);
+    let policy = format!("\"default\";q={};w={window}", limiter.burst());
+    let state = format!("\"default\";r={};t={}", v.remaining, v.reset_secs);
+    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+        if let Ok(h) = HeaderValue::from_str(&value) {
+            res.headers_mut().insert(HeaderName::from_static(name), h);
+        }
+    }
 }
 
 /// Commits the record of an answered request (for a streamed export, its
@@ -222,6 +294,7 @@ fn kind_for(status: actix_web::http::StatusCode) -> crate::error::Kind {
         406 => Kind::NotAcceptable,
         409 => Kind::Conflict,
         413 => Kind::PayloadTooLarge,
+        429 => Kind::TooManyRequests,
         415 => Kind::UnsupportedMediaType,
         503 => Kind::Unavailable,
         s if s >= 500 => Kind::Internal,

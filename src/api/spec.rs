@@ -78,6 +78,14 @@ impl Modify for ProblemResponses {
                     });
                 op.responses
                     .responses
+                    .entry("429".to_string())
+                    .or_insert_with(|| {
+                        RefOr::T(Response::new(
+                            "Over the caller's rate limit; retry after the seconds in Retry-After",
+                        ))
+                    });
+                op.responses
+                    .responses
                     .entry("503".to_string())
                     .or_insert_with(|| {
                         RefOr::T(Response::new("The database is unavailable; retry shortly"))

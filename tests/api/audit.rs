@@ -648,3 +648,52 @@ async fn a_not_modified_answer_is_recorded_too() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_request_over_the_rate_limit_is_refused_with_429_and_recorded() {
+    let app = spawn_app_with(|s| {
+        s.rate_limit_per_second = 0.5;
+        s.rate_limit_burst = 3;
+    })
+    .await;
+    for i in 0..3 {
+        let res = app
+            .client
+            .get(app.url("/v1/datasets"))
+            .header("x-request-id", format!("rl-{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let h = res.headers();
+        assert_eq!(h["ratelimit-policy"], "\"default\";q=3;w=6");
+        assert!(
+            h["ratelimit"]
+                .to_str()
+                .unwrap()
+                .starts_with(&format!("\"default\";r={};t=", 2 - i)),
+            "{:?}",
+            h["ratelimit"]
+        );
+    }
+    let res = app
+        .client
+        .get(app.url("/v1/datasets"))
+        .header("x-request-id", "rl-over")
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    let p = assert_problem(res, 429).await;
+    assert!(p["detail"].as_str().unwrap().contains("retry after"), "{p}");
+    // The admin, another caller, has a bucket of its own.
+    let r = wait_for(&app, "rl-over", "request").await;
+    assert_eq!(r["status"], json!(429));
+    assert_eq!(r["subject"], json!("anonymous"));
+    assert_eq!(r["route"], json!("/v1/datasets"));
+}
