@@ -2,8 +2,10 @@
 //! shown once), list without secrets, revoke.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api::params::PageParams;
 
 use crate::api::state::AppState;
 use crate::audit::Note;
@@ -14,21 +16,6 @@ use crate::error::Result;
 fn require(principal: &Principal, note: &Note) -> Result<()> {
     note.update(|d| d.action = Some("policy:admin".to_string()));
     crate::api::guard::require_admin(principal, note, "managing API keys")
-}
-
-/// Paging of the key listing.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct KeyListParams {
-    /// Keys per page, 1 to 500 (default 50).
-    #[param(example = 50, minimum = 1, maximum = 500)]
-    #[serde(default, deserialize_with = "crate::api::params::limit")]
-    pub limit: Option<u32>,
-    /// Keys to skip.
-    #[param(example = 0)]
-    #[serde(default, deserialize_with = "crate::api::params::offset")]
-    pub offset: Option<u32>,
 }
 
 /// A page of API keys, newest first, without secrets.
@@ -77,7 +64,7 @@ pub async fn create_api_key(
 #[utoipa::path(
     tag = "admin",
     operation_id = "list_api_keys",
-    params(KeyListParams),
+    params(PageParams),
     responses(
         (status = 200, description = "A page of keys", body = ApiKeyList),
         (status = 400, description = "A parameter is invalid"),
@@ -91,7 +78,7 @@ pub async fn list_api_keys(
     state: web::Data<AppState>,
     principal: Principal,
     note: Note,
-    params: web::Query<KeyListParams>,
+    params: web::Query<PageParams>,
 ) -> Result<web::Json<ApiKeyList>> {
     require(&principal, &note)?;
     let (limit, offset) = crate::api::datasets::page_bounds(params.limit, params.offset)?;

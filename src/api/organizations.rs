@@ -1,30 +1,16 @@
 //! Organisation handlers.
 
 use actix_web::{get, web};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::datasets::page_bounds;
+use super::params::PageParams;
 use super::state::AppState;
 use crate::auth::Principal;
 use crate::catalog::{self, Organization};
 use crate::error::Result;
 use crate::policy;
-
-/// Query parameters of the organisation listing.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct OrgParams {
-    /// Organisations per page, 1 to 500 (default 50).
-    #[param(example = 50, minimum = 1, maximum = 500)]
-    #[serde(default, deserialize_with = "crate::api::params::limit")]
-    pub limit: Option<u32>,
-    /// Organisations to skip.
-    #[param(example = 0)]
-    #[serde(default, deserialize_with = "crate::api::params::offset")]
-    pub offset: Option<u32>,
-}
 
 /// A page of organisations.
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,7 +31,7 @@ pub struct OrganizationList {
 /// List the publishing organisations with how many of their datasets the caller can see.
 #[utoipa::path(
     tag = "catalog",
-    params(OrgParams),
+    params(PageParams),
     responses(
         (status = 200, description = "A page of organisations", body = OrganizationList),
         (status = 400, description = "A parameter is invalid"),
@@ -57,7 +43,7 @@ pub struct OrganizationList {
 pub async fn list_organizations(
     state: web::Data<AppState>,
     principal: Principal,
-    params: web::Query<OrgParams>,
+    params: web::Query<PageParams>,
 ) -> Result<web::Json<OrganizationList>> {
     let (limit, offset) = page_bounds(params.limit, params.offset)?;
     let tiers = policy::visible_tiers(&state.policy.current(), &policy::identities(&principal));

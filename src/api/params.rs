@@ -4,6 +4,22 @@
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
+use utoipa::IntoParams;
+
+/// Offset paging of a short listing (organisations, API keys).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    /// Items per page, 1 to 500 (default 50).
+    #[param(example = 50, minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "limit")]
+    pub limit: Option<u32>,
+    /// Items to skip.
+    #[param(example = 0)]
+    #[serde(default, deserialize_with = "offset")]
+    pub offset: Option<u32>,
+}
 
 fn whole<'de, D: Deserializer<'de>>(d: D, name: &str) -> Result<Option<u32>, D::Error> {
     let Some(text) = Option::<String>::deserialize(d)? else {

@@ -18,17 +18,7 @@ const CSV: &str = "id,carrier,delay\n1,UA,5\n2,AA,7\n3,UA,-2\n4,DL,\n";
 
 /// Every record of the log, oldest first.
 async fn all_records(app: &TestApp) -> Vec<Value> {
-    let res = app
-        .admin(app.client.get(app.url("/v1/admin/audit/export")))
-        .query(&[("format", "ndjson")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let text = res.text().await.unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    app.audit_records().await
 }
 
 async fn records_of(app: &TestApp, request_id: &str) -> Vec<Value> {

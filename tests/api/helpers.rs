@@ -232,6 +232,21 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Every record of the audit log, oldest first, read as an admin.
+    pub async fn audit_records(&self) -> Vec<Value> {
+        let res = self
+            .admin(self.client.get(self.url("/v1/admin/audit/export")))
+            .query(&[("format", "ndjson")])
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = res.text().await.expect("body");
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("a record"))
+            .collect()
+    }
+
     /// Runs SQL straight on the database file, to compare against.
     pub fn sqlite(&self) -> sqlite_cli::Db {
         sqlite_cli::Db::open(&self.db_path)

@@ -47,16 +47,10 @@ async fn get(app: &TestApp, path: &str, bearer: &str, id: &str) -> reqwest::Resp
 }
 
 async fn record(app: &TestApp, id: &str) -> Value {
-    let res = app
-        .admin(app.client.get(app.url("/v1/admin/audit/export")))
-        .query(&[("format", "ndjson")])
-        .send()
+    let mine: Vec<Value> = app
+        .audit_records()
         .await
-        .unwrap();
-    let text = res.text().await.unwrap();
-    let mine: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .into_iter()
         .filter(|r| r["request_id"] == json!(id))
         .collect();
     assert_eq!(mine.len(), 1, "{id}: {mine:?}");
