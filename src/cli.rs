@@ -3,6 +3,7 @@
 //! its own beyond presenting progress and results on the terminal.
 
 mod audit;
+mod policy;
 mod token;
 
 use std::path::{Path, PathBuf};
@@ -89,6 +90,11 @@ pub enum Command {
         #[arg(long, default_value = "1h")]
         ttl: String,
     },
+    /// Test the policy.
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
     /// Verify or archive the audit log.
     Audit {
         #[command(subcommand)]
@@ -113,6 +119,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Audit { command } => audit::run(&settings, command).await,
+        Command::Policy { command } => policy::run(command).await,
         Command::Token {
             sub,
             roles,

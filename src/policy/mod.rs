@@ -6,6 +6,7 @@
 //! a principal to its identities and a dataset to its groups, so callers
 //! ask in terms of datasets and actions, never raw paths.
 
+pub mod cases;
 mod engine;
 mod error;
 mod rules;

@@ -152,3 +152,38 @@ async fn each_tier_role_and_action_gets_the_documented_status() {
         201
     );
 }
+
+#[test]
+fn the_shipped_policy_tests_pass_and_a_wrong_expectation_fails() {
+    let run = |dir: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kaifang"))
+            .args(["policy", "test"])
+            .arg(dir)
+            .env_remove("KAIFANG_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/tests");
+    let out = run(&shipped);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("policy cases passed"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("wrong.csv"),
+        "-, , secrets, restricted, us-census, catalog:read, allow\n",
+    )
+    .unwrap();
+    let out = run(dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("wrong.csv line 1") && text.contains("expected allow, got deny"),
+        "{text}"
+    );
+}
