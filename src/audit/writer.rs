@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use diesel::Connection;
 
 use super::chain::{ChainHead, GENESIS, seal};
-use super::checkpoint::{Checkpoint, CheckpointKey, append_to_log};
+use super::checkpoint::{Checkpoint, CheckpointKey, append_to_log, read_log};
 use super::record::AuditRecord;
 use super::store;
 use crate::db::AnyConnection;
@@ -65,12 +65,14 @@ impl AuditWriter {
                 hash: GENESIS.to_string(),
             },
         };
-        let last_cp = store::checkpoints(&mut conn, &config.chain)?.pop();
+        let mut stored = store::checkpoints(&mut conn, &config.chain)?;
+        let unlogged = unlogged_tail(&stored, &config)?;
+        let last_cp = stored.pop();
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let chain = config.chain.clone();
         std::thread::Builder::new()
             .name("audit-writer".to_string())
-            .spawn(move || run(conn, config, head, last_cp, rx))
+            .spawn(move || run(conn, config, head, last_cp, unlogged, rx))
             .map_err(|e| Error::internal("starting the audit writer", e))?;
         Ok(AuditWriter { tx, chain })
     }
@@ -113,11 +115,42 @@ fn unavailable() -> Error {
     )
 }
 
+/// The checkpoints of this chain stored in the database after the last one
+/// in the external log. A checkpoint is stored first and logged second, so
+/// a crash (or a failed write) between the two leaves exactly such a tail;
+/// logging it now, in order, completes what was interrupted. Only the tail
+/// is repaired: a checkpoint missing from the middle of the log stays
+/// missing, for verify to report.
+fn unlogged_tail(stored: &[Checkpoint], config: &WriterConfig) -> Result<Vec<Checkpoint>> {
+    let logged = read_log(&config.checkpoint_log).map_err(|e| {
+        Error::internal(
+            format!(
+                "reading the audit checkpoint log {}",
+                config.checkpoint_log.display()
+            ),
+            e,
+        )
+    })?;
+    let last_logged = logged
+        .iter()
+        .filter(|c| c.chain == config.chain)
+        .map(|c| c.seq)
+        .max()
+        .unwrap_or(0);
+    Ok(stored
+        .iter()
+        .filter(|c| c.seq > last_logged)
+        .cloned()
+        .collect())
+}
+
 struct State {
     conn: AnyConnection,
     config: WriterConfig,
     head: ChainHead,
     last_cp: Option<Checkpoint>,
+    /// Stored checkpoints not yet in the external log, oldest first.
+    unlogged: Vec<Checkpoint>,
     since_cp: i64,
     cp_at: Instant,
 }
@@ -127,6 +160,7 @@ fn run(
     config: WriterConfig,
     head: ChainHead,
     last_cp: Option<Checkpoint>,
+    unlogged: Vec<Checkpoint>,
     rx: Receiver<Job>,
 ) {
     let since_cp = head.seq - last_cp.as_ref().map_or(0, |c| c.seq);
@@ -135,9 +169,11 @@ fn run(
         config,
         head,
         last_cp,
+        unlogged,
         since_cp,
         cp_at: Instant::now(),
     };
+    state.log_pending();
     let mut busy = false;
     loop {
         let first = match rx.recv_timeout(state.config.checkpoint_interval) {
@@ -204,6 +240,9 @@ impl State {
     }
 
     fn maybe_checkpoint(&mut self) {
+        if !self.unlogged.is_empty() {
+            self.log_pending();
+        }
         let due_by_count = self.since_cp >= self.config.checkpoint_every;
         let due_by_time =
             self.since_cp > 0 && self.cp_at.elapsed() >= self.config.checkpoint_interval;
@@ -231,11 +270,22 @@ impl State {
             tracing::error!(error = %e, "could not store an audit checkpoint");
             return;
         }
-        if let Err(e) = append_to_log(&self.config.checkpoint_log, &cp) {
-            tracing::error!(error = %e, path = %self.config.checkpoint_log.display(), "could not append to the audit checkpoint log");
-        }
+        self.unlogged.push(cp.clone());
+        self.log_pending();
         self.since_cp = 0;
         self.cp_at = Instant::now();
         self.last_cp = Some(cp);
+    }
+
+    /// Appends the stored checkpoints the log still lacks, in order; on a
+    /// failure the rest wait for the next checkpoint (or restart).
+    fn log_pending(&mut self) {
+        while let Some(cp) = self.unlogged.first() {
+            if let Err(e) = append_to_log(&self.config.checkpoint_log, cp) {
+                tracing::error!(error = %e, path = %self.config.checkpoint_log.display(), "could not append to the audit checkpoint log; will retry");
+                return;
+            }
+            self.unlogged.remove(0);
+        }
     }
 }

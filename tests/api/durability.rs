@@ -22,9 +22,10 @@ struct Server {
 }
 
 impl Server {
-    fn start(db: &std::path::Path) -> Server {
+    fn start(db: &std::path::Path, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .envs(env.iter().copied())
             .env("KAIFANG_DATABASE_URL", db)
             .env("KAIFANG_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("KAIFANG_LOG", "warn")
@@ -97,7 +98,9 @@ async fn killing_the_server_loses_no_record_of_an_answered_request() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let mut server = Server::start(&db);
+    // A checkpoint per record, so the kill also lands between storing a
+    // checkpoint and appending it to the external log.
+    let mut server = Server::start(&db, &[("KAIFANG_AUDIT_CHECKPOINT_EVERY", "1")]);
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let page = server.url("/v1/datasets/flights/rows?limit=10&filter=carrier%20%3D%20%27UA%27");
     let mut clients = Vec::new();
@@ -132,7 +135,7 @@ async fn killing_the_server_loses_no_record_of_an_answered_request() {
         acknowledged.len()
     );
 
-    let server = Server::start(&db);
+    let server = Server::start(&db, &[]);
     let http = client();
     let log = audit_log(&http, server.url("/v1/admin/audit/export")).await;
     let recorded: HashSet<&str> = log
