@@ -13,9 +13,16 @@ use crate::auth::Principal;
 use crate::auth::api_keys::{self, ApiKeyInfo, CreatedApiKey, NewApiKey};
 use crate::error::Result;
 
-fn require(principal: &Principal, note: &Note) -> Result<()> {
-    note.update(|d| d.action = Some("policy:admin".to_string()));
-    crate::api::guard::require_admin(principal, note, "managing API keys")
+fn require(state: &AppState, principal: &Principal, note: &Note) -> Result<()> {
+    let engine = state.policy.current();
+    crate::api::guard::require(
+        &engine,
+        principal,
+        note,
+        "policy",
+        "policy:admin",
+        "managing API keys",
+    )
 }
 
 /// A page of API keys, newest first, without secrets.
@@ -50,7 +57,7 @@ pub async fn create_api_key(
     note: Note,
     body: web::Json<NewApiKey>,
 ) -> Result<HttpResponse> {
-    require(&principal, &note)?;
+    require(&state, &principal, &note)?;
     let new = body.into_inner();
     let by = principal.subject();
     let created = state
@@ -80,7 +87,7 @@ pub async fn list_api_keys(
     note: Note,
     params: web::Query<PageParams>,
 ) -> Result<web::Json<ApiKeyList>> {
-    require(&principal, &note)?;
+    require(&state, &principal, &note)?;
     let (limit, offset) = crate::api::datasets::page_bounds(params.limit, params.offset)?;
     let (data, total) = state
         .db
@@ -114,7 +121,7 @@ pub async fn revoke_api_key(
     note: Note,
     id: web::Path<String>,
 ) -> Result<web::Json<ApiKeyInfo>> {
-    require(&principal, &note)?;
+    require(&state, &principal, &note)?;
     let id = id.into_inner();
     let info = state
         .db

@@ -1,24 +1,35 @@
-//! The admin gate of routes that the tier policy does not cover
-//! (publishing, the audit log), with its decision noted for the audit.
+//! The policy gate of the admin areas (the audit log, API keys): the same
+//! Casbin engine that decides dataset requests, asked about a system
+//! object, with its decision noted for the audit.
 
 use crate::audit::Note;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
+use crate::policy::{self, Engine};
 
-/// Lets administrators through; `doing` names the act in the refusal.
-pub fn require_admin(principal: &Principal, note: &Note, doing: &str) -> Result<()> {
-    let allowed = principal.is_admin();
+/// Lets through callers the policy allows `action` on `object` (`audit`,
+/// `policy`); `doing` names the act in the refusal.
+pub fn require(
+    engine: &Engine,
+    principal: &Principal,
+    note: &Note,
+    object: &str,
+    action: &str,
+    doing: &str,
+) -> Result<()> {
+    let decision = engine.decide(&policy::identities(principal), object, &[], action);
     note.update(|d| {
-        d.decision = Some(if allowed { "allow" } else { "deny" }.to_string());
-        d.rule = Some("role:admin".to_string());
+        d.action = Some(action.to_string());
+        d.decision = Some(if decision.allowed { "allow" } else { "deny" }.to_string());
+        d.rule = decision.rule.clone();
     });
     match principal {
-        _ if allowed => Ok(()),
+        _ if decision.allowed => Ok(()),
         Principal::Anonymous => Err(Error::unauthorized(format!(
-            "{doing} needs credentials; send Authorization: Bearer <token> of an administrator"
+            "{doing} needs credentials; send Authorization: Bearer <token>"
         ))),
         _ => Err(Error::forbidden(format!(
-            "{doing} is for administrators; your token does not carry the admin role"
+            "{doing} is not allowed to you; ask an administrator for the role that grants it"
         ))),
     }
 }

@@ -87,3 +87,14 @@ pub async fn no_route(req: HttpRequest) -> Result<actix_web::HttpResponse, Error
         req.path().chars().take(200).collect::<String>()
     )))
 }
+
+/// A response body that yields the chunks a blocking producer sends on `rx`.
+pub(crate) fn channel_body(
+    rx: tokio::sync::mpsc::Receiver<crate::error::Result<bytes::Bytes>>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, actix_web::Error>> {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|item| (item.map_err(actix_web::Error::from), rx))
+    })
+}

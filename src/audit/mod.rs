@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod export;
 mod note;
 pub mod record;
+pub mod report;
 pub mod store;
 pub mod verify;
 mod writer;

@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod import;
 pub mod plan;
 pub mod query;
+mod query_record;
 pub mod read;
 pub mod render;
 pub mod request;

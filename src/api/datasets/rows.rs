@@ -309,11 +309,7 @@ pub async fn export_rows(
         Some(Err(e)) => return Err(e),
         None => None,
     };
-    let rest = futures_util::stream::unfold(export.chunks, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|item| (item.map_err(actix_web::Error::from), rx))
-    });
+    let rest = crate::api::channel_body(export.chunks);
     let stream = futures_util::stream::iter(first.map(Ok::<Bytes, actix_web::Error>)).chain(rest);
     let done = export.done;
     let log_slug = slug.clone();
