@@ -101,16 +101,6 @@ impl Principal {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles().iter().any(|r| r == role)
     }
-
-    /// The admin token, or a token carrying the `admin` role.
-    pub fn is_admin(&self) -> bool {
-        match self {
-            Principal::Admin => true,
-            Principal::User(u) => u.roles.iter().any(|r| r == "admin"),
-            Principal::ApiKey(k) => k.roles.iter().any(|r| r == "admin"),
-            Principal::Anonymous => false,
-        }
-    }
 }
 
 /// The credentials the gateway accepts; stored as app data.
