@@ -21,7 +21,7 @@ use crate::data::plan::Limits;
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 use crate::fair_use::RateLimiter;
-use crate::policy::{self, Engine, SharedEngine};
+use crate::policy::{self, SharedEngine};
 
 /// Opens the database, applies migrations and drops tables that a crashed
 /// import left behind.
@@ -63,6 +63,23 @@ fn start_audit(settings: &Settings, db: &Db) -> Result<(AuditWriter, String)> {
     Ok((writer, public_key))
 }
 
+/// How often an instance looks for rule changes made elsewhere (another instance, or
+/// `kaifang policy import`); a change through this instance is in force at once.
+const POLICY_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn spawn_policy_watch(policy: std::sync::Arc<SharedEngine>, db: Db) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(POLICY_WATCH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = policy.reload(&db).await {
+                tracing::warn!(error = %e, "reloading the policy failed; the old rules stay in force");
+            }
+        }
+    });
+}
+
 async fn docs_redirect() -> actix_web::HttpResponse {
     actix_web::HttpResponse::PermanentRedirect()
         .insert_header(("Location", "/docs/"))
@@ -94,12 +111,11 @@ impl Application {
                 settings.rate_limit_burst,
             ))
         });
-        let rules = crate::api::state::load_rules(&db).await?;
-        let engine = Engine::build(policy::MODEL, &rules)
-            .await
-            .map_err(|e| Error::internal("building the policy engine", e.to_string()))?;
+        db.run(policy::prepare_store).await?;
+        let policy = std::sync::Arc::new(SharedEngine::load(&db).await?);
+        spawn_policy_watch(std::sync::Arc::clone(&policy), db.clone());
         let state = AppState {
-            policy: std::sync::Arc::new(SharedEngine::new(engine)),
+            policy,
             audit_public_key,
             audit_log_path: settings.audit_log_path(),
             cursor_key: cursor_key(&db)?,

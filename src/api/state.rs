@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::data::cursor::CursorKey;
 use crate::data::plan::Limits;
 use crate::db::Db;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::policy::{self, SharedEngine};
 
 /// Shared state of the HTTP layer, built once at start.
@@ -26,20 +26,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Rebuilds the policy engine from the shipped rules and those of every
-    /// organisation, and swaps it in; on failure the old engine stays.
+    /// Adds the rules of organisations created since the last call and swaps in an engine
+    /// built from the stored rules, so the next request is decided on them; on failure
+    /// the old engine stays.
     pub async fn refresh_policy(&self) -> Result<()> {
-        let rules = load_rules(&self.db).await?;
-        self.policy
-            .rebuild(policy::MODEL, &rules)
-            .await
-            .map_err(|e| Error::internal("rebuilding the policy", e.to_string()))
+        self.db.run(policy::store::seed_new_orgs).await?;
+        self.policy.reload(&self.db).await.map(drop)
     }
-}
-
-/// The rules the engine is built from.
-pub async fn load_rules(db: &Db) -> Result<Vec<policy::Rule>> {
-    let orgs = db.run(crate::catalog::organization_slugs).await?;
-    policy::starting_rules(&orgs)
-        .map_err(|e| Error::internal("reading the shipped policy", e.to_string()))
 }

@@ -17,6 +17,7 @@ diesel::table! {
         name -> Text,
         description -> Text,
         created_at -> Text,
+        policy_seeded -> Integer,
     }
 }
 
@@ -120,6 +121,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    policy_rules (id) {
+        id -> BigInt,
+        ptype -> Text,
+        v0 -> Text,
+        v1 -> Text,
+        v2 -> Text,
+        v3 -> Text,
+    }
+}
+
+diesel::table! {
+    policy_revisions (number) {
+        number -> BigInt,
+        created_at -> Text,
+        author -> Text,
+        reason -> Text,
+        added -> Text,
+        removed -> Text,
+        rule_count -> BigInt,
+    }
+}
+
 diesel::joinable!(datasets -> organizations (organization_id));
 diesel::joinable!(dataset_tags -> datasets (dataset_id));
 diesel::joinable!(dataset_versions -> datasets (dataset_id));
@@ -133,4 +157,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_records,
     audit_checkpoints,
     api_keys,
+    policy_rules,
+    policy_revisions,
 );

@@ -7,6 +7,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, MemoryAdapter, Model};
 
+use crate::policy::adapter::{DbAdapter, rules_of_model};
+
 use super::{Engine, panic_text};
 use crate::policy::error::PolicyError;
 use crate::policy::rules::Rule;
@@ -20,6 +22,13 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Builds an engine from the rules the database holds, read through `adapter`.
+    pub async fn load(model_text: &str, adapter: DbAdapter) -> Result<Engine, PolicyError> {
+        let engine = Self::from_adapter(model_text, adapter).await?;
+        engine.try_model()?;
+        Ok(engine)
+    }
+
     pub(crate) async fn build_untried(
         model_text: &str,
         rules: &[Rule],
@@ -29,11 +38,6 @@ impl Engine {
         for rule in &rules {
             rule.check_syntax()?;
         }
-        let model = DefaultModel::from_str(model_text)
-            .await
-            .map_err(|e| PolicyError::Model(e.to_string()))?;
-        check_model_shape(&model)?;
-
         let mut adapter = MemoryAdapter::default();
         for (sec, ptype) in [("p", "p"), ("g", "g"), ("g", "g2")] {
             let batch: Vec<Vec<String>> = rules
@@ -48,9 +52,23 @@ impl Engine {
                     .map_err(|e| PolicyError::Build(e.to_string()))?;
             }
         }
+        Self::from_adapter(model_text, adapter).await
+    }
+
+    /// A fresh enforcer over whatever `adapter` loads; the engine's rule list is read back
+    /// from the enforcer's model, so attribution sees exactly what Casbin decides on.
+    async fn from_adapter<A: Adapter + 'static>(
+        model_text: &str,
+        adapter: A,
+    ) -> Result<Engine, PolicyError> {
+        let model = DefaultModel::from_str(model_text)
+            .await
+            .map_err(|e| PolicyError::Model(e.to_string()))?;
+        check_model_shape(&model)?;
         let enforcer = Enforcer::new(model, adapter)
             .await
             .map_err(|e| PolicyError::Build(e.to_string()))?;
+        let rules = rules_of_model(enforcer.get_model())?;
 
         let mut grants_by_sub: HashMap<String, Vec<usize>> = HashMap::new();
         let mut linked = HashSet::new();

@@ -6,15 +6,18 @@
 //! a principal to its identities and a dataset to its groups, so callers
 //! ask in terms of datasets and actions, never raw paths.
 
+mod adapter;
 pub mod cases;
 mod engine;
 mod error;
 mod rules;
 mod shared;
+pub mod store;
 #[cfg(test)]
 mod test_support;
 mod validate;
 
+pub use adapter::DbAdapter;
 pub use engine::{Decision, Engine, Explanation};
 pub use error::PolicyError;
 pub use rules::{
@@ -121,4 +124,18 @@ pub fn starting_rules(orgs: &[String]) -> Result<Vec<Rule>, PolicyError> {
         rules.extend(org_rules(org));
     }
     Ok(rules)
+}
+
+/// Puts the shipped rules into an empty database as revision 1 and adds the rules of
+/// organisations that have none yet; a database that already holds rules keeps them.
+pub fn prepare_store(conn: &mut crate::db::AnyConnection) -> crate::error::Result<()> {
+    let shipped = parse_csv(DEFAULT_RULES)
+        .map_err(|e| crate::error::Error::internal("reading policies/policy.csv", e.to_string()))?;
+    store::seed(
+        conn,
+        &shipped,
+        &store::Author::system("initial rules from policies/policy.csv"),
+    )?;
+    store::seed_new_orgs(conn)?;
+    Ok(())
 }

@@ -120,6 +120,17 @@ impl Rule {
         parts.join(", ")
     }
 
+    /// The rule Casbin stores as `values` under `ptype` (trailing empty values ignored),
+    /// the inverse of `ptype` and `values`.
+    pub fn from_values(ptype: &str, values: &[String]) -> Result<Rule, PolicyError> {
+        let mut line = vec![ptype];
+        line.extend(values.iter().map(String::as_str));
+        while line.len() > 1 && line.last().is_some_and(|v| v.is_empty()) {
+            line.pop();
+        }
+        Rule::parse_csv_line(&line.join(","))
+    }
+
     /// Reads one rule line. Comment and blank lines are errors here; `parse_csv` skips them.
     pub fn parse_csv_line(line: &str) -> Result<Rule, PolicyError> {
         let fail = |reason: String| PolicyError::Parse {
