@@ -90,7 +90,7 @@ pub enum Command {
         #[arg(long, default_value = "1h")]
         ttl: String,
     },
-    /// Test the policy.
+    /// Test, export or import the policy.
     Policy {
         #[command(subcommand)]
         command: policy::PolicyCommand,
@@ -119,7 +119,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Audit { command } => audit::run(&settings, command).await,
-        Command::Policy { command } => policy::run(command).await,
+        Command::Policy { command } => policy::run(&settings, command).await,
         Command::Token {
             sub,
             roles,

@@ -11,6 +11,8 @@ mod guard;
 pub mod middleware;
 mod organizations;
 mod params;
+mod policy;
+mod principals;
 mod recording;
 mod spec;
 pub mod state;
@@ -43,7 +45,17 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(audit::verify_audit_log)
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
-        .service(api_keys::revoke_api_key);
+        .service(api_keys::revoke_api_key)
+        .service(policy::list_policy_rules)
+        .service(policy::add_policy_rules)
+        .service(policy::remove_policy_rules)
+        .service(policy::list_policy_revisions)
+        .service(policy::get_policy_revision)
+        .service(policy::restore_policy_revision)
+        .service(policy::check_policy)
+        .service(policy::simulate_policy)
+        .service(principals::get_principal_roles)
+        .service(principals::set_principal_roles);
 }
 
 fn json_config() -> web::JsonConfig {

@@ -377,3 +377,15 @@ pub fn list_datasets(
     }
     Ok((out, total))
 }
+
+/// Every dataset as the policy sees it: slug, tier and owning organisation, by slug.
+pub fn policy_targets(conn: &mut AnyConnection) -> Result<Vec<(String, Tier, String)>> {
+    let rows: Vec<(String, String, String)> = datasets::table
+        .inner_join(organizations::table)
+        .order(datasets::slug.asc())
+        .select((datasets::slug, datasets::tier, organizations::slug))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(slug, tier, org)| Ok((slug, Tier::parse(&tier)?, org)))
+        .collect()
+}

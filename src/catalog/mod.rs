@@ -9,7 +9,7 @@ mod versions;
 
 pub use datasets::{
     DatasetDetail, DatasetFilter, DatasetRecord, DatasetSummary, NewDataset, create_dataset,
-    find_dataset, list_datasets,
+    find_dataset, list_datasets, policy_targets,
 };
 pub use names::{DatasetSlug, OrgSlug, Tier};
 pub use organizations::{

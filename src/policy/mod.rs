@@ -8,10 +8,12 @@
 
 mod adapter;
 pub mod cases;
+pub mod edits;
 mod engine;
 mod error;
 mod rules;
 mod shared;
+pub mod simulate;
 pub mod store;
 #[cfg(test)]
 mod test_support;
@@ -64,17 +66,23 @@ pub fn identities(principal: &Principal) -> Vec<String> {
         Principal::Anonymous => None,
         other => Some(other.subject()),
     };
-    let mut roles = principal.roles();
-    if let Some(org) = principal.org() {
+    let subject = subject.map(|s| s.strip_prefix("user:").unwrap_or(&s).to_string());
+    identities_of(subject.as_deref(), &principal.roles(), principal.org())
+}
+
+/// The identities of a caller with `subject` (none: anonymous), token `roles` and
+/// organisation `org`; what `identities` computes for a real principal.
+pub fn identities_of(subject: Option<&str>, roles: &[String], org: Option<&str>) -> Vec<String> {
+    let mut roles = roles.to_vec();
+    if let Some(org) = org {
         for kind in ["publisher", "reviewer"] {
-            if principal.has_role(kind) {
+            if roles.iter().any(|r| r == kind) {
                 roles.push(format!("{kind}:{org}"));
             }
         }
     }
-    let subject = subject.map(|s| s.strip_prefix("user:").unwrap_or(&s).to_string());
     let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
-    principal_identities(subject.as_deref(), &roles)
+    principal_identities(subject, &roles)
 }
 
 /// A dataset as the policy sees it.

@@ -50,25 +50,51 @@ impl Effect {
 /// One policy line. JSON: `{"kind":"allow","sub":"anonymous","obj":"tier:open",
 /// "act":"data:query"}`, `{"kind":"role","member":"user:bob","role":"role:admin"}`,
 /// `{"kind":"group","dataset":"dataset:flights","group":"tier:open"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Rule {
     /// `p, sub, obj, act, allow`
     Allow {
+        /// Who: `anonymous`, `registered`, `user:<id>` or `role:<name>`.
+        #[schema(example = "role:researcher")]
         sub: String,
+        /// What: `*`, `policy`, `audit`, `dataset:<slug>`, `tier:<tier>` or `org:<slug>`.
+        #[schema(example = "tier:conditional")]
         obj: String,
+        /// The action, or `*`.
+        #[schema(example = "data:query")]
         act: String,
     },
     /// `p, sub, obj, act, deny`; beats every allow for the same request.
     Deny {
+        /// Who: `anonymous`, `registered`, `user:<id>` or `role:<name>`.
+        #[schema(example = "user:mallory")]
         sub: String,
+        /// What: `*`, `policy`, `audit`, `dataset:<slug>`, `tier:<tier>` or `org:<slug>`.
+        #[schema(example = "dataset:census-sample")]
         obj: String,
+        /// The action, or `*`.
+        #[schema(example = "data:export")]
         act: String,
     },
     /// `g, member, role`: `member` holds every permission of `role`.
-    Role { member: String, role: String },
+    Role {
+        /// `user:<id>`, `role:<name>`, `registered` or `anonymous`.
+        #[schema(example = "user:alice")]
+        member: String,
+        /// `role:<name>`, `registered` or `anonymous`.
+        #[schema(example = "role:auditor")]
+        role: String,
+    },
     /// `g2, dataset, group`: rules on `group` (a tier or an org) apply to `dataset`.
-    Group { dataset: String, group: String },
+    Group {
+        /// `dataset:<slug>`.
+        #[schema(example = "dataset:flights")]
+        dataset: String,
+        /// `tier:<tier>` or `org:<slug>`.
+        #[schema(example = "org:us-dot-bts")]
+        group: String,
+    },
 }
 
 impl Rule {

@@ -12,6 +12,7 @@ mod export;
 mod helpers;
 mod identity;
 mod policy;
+mod policy_admin;
 mod publishing;
 mod query;
 mod spec;
