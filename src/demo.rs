@@ -105,7 +105,10 @@ pub async fn load_demo(db: &Db) -> Result<usize> {
         let (_, total) = catalog::list_datasets(
             conn,
             &catalog::DatasetFilter::default(),
-            &["open", "conditional", "restricted"],
+            &catalog::Visible {
+                all: true,
+                ..Default::default()
+            },
             1,
             0,
         )?;

@@ -46,11 +46,11 @@ pub async fn list_organizations(
     params: web::Query<PageParams>,
 ) -> Result<web::Json<OrganizationList>> {
     let (limit, offset) = page_bounds(params.limit, params.offset)?;
-    let tiers = policy::visible_tiers(&state.policy.current(), &policy::identities(&principal));
+    let visible = policy::visibility(&state.policy.current(), &policy::identities(&principal));
     let (data, total) = state
         .db
         .run(move |conn| {
-            catalog::list_organizations(conn, &tiers, i64::from(limit), i64::from(offset))
+            catalog::list_organizations(conn, &visible, i64::from(limit), i64::from(offset))
         })
         .await?;
     Ok(web::Json(OrganizationList {

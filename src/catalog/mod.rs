@@ -8,8 +8,8 @@ mod organizations;
 mod versions;
 
 pub use datasets::{
-    DatasetDetail, DatasetFilter, DatasetRecord, DatasetSummary, NewDataset, create_dataset,
-    find_dataset, list_datasets, policy_targets,
+    DatasetDetail, DatasetFilter, DatasetRecord, DatasetSummary, NewDataset, Visible,
+    create_dataset, find_dataset, list_datasets, policy_targets,
 };
 pub use names::{DatasetSlug, OrgSlug, Tier};
 pub use organizations::{

@@ -1,9 +1,12 @@
 //! Organisations: the public bodies that publish datasets.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::datasets::{Visible, visible_dataset_orgs};
 use super::names::OrgSlug;
 use crate::db::AnyConnection;
 use crate::db::schema::{datasets, organizations};
@@ -40,26 +43,21 @@ pub fn ensure_organization(conn: &mut AnyConnection, slug: &OrgSlug, name: &str)
         .first(conn)?)
 }
 
-/// Organisations with the number of datasets in `visible_tiers`, paged.
+/// Organisations with the number of their datasets `visible` to the caller, paged.
 pub fn list_organizations(
     conn: &mut AnyConnection,
-    visible_tiers: &[&str],
+    visible: &Visible,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Organization>, i64)> {
     // An organisation whose every dataset is hidden from the caller is not
     // shown either: its existence would reveal that hidden data exists.
-    let sees_all = visible_tiers.len() == 3;
-    let build = || {
-        let mut q = organizations::table.into_boxed();
-        if !sees_all {
-            let visible = datasets::table
-                .filter(datasets::tier.eq_any(visible_tiers.to_vec()))
-                .select(datasets::organization_id);
-            q = q.filter(organizations::id.eq_any(visible));
-        }
-        q
-    };
+    let mut counts: HashMap<i64, i64> = HashMap::new();
+    for org in visible_dataset_orgs(conn, visible)? {
+        *counts.entry(org).or_default() += 1;
+    }
+    let ids: Vec<i64> = counts.keys().copied().collect();
+    let build = || organizations::table.filter(organizations::id.eq_any(ids.clone()));
     let total: i64 = build().count().get_result(conn)?;
     let rows: Vec<(i64, String, String, String)> = build()
         .select((
@@ -72,21 +70,17 @@ pub fn list_organizations(
         .limit(limit)
         .offset(offset)
         .load(conn)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (id, slug, name, description) in rows {
-        let count: i64 = datasets::table
-            .filter(datasets::organization_id.eq(id))
-            .filter(datasets::tier.eq_any(visible_tiers))
-            .count()
-            .get_result(conn)?;
-        out.push(Organization {
-            slug,
-            name,
-            description,
-            datasets: count,
-        });
-    }
-    Ok((out, total))
+    Ok((
+        rows.into_iter()
+            .map(|(id, slug, name, description)| Organization {
+                slug,
+                name,
+                description,
+                datasets: counts.get(&id).copied().unwrap_or(0),
+            })
+            .collect(),
+        total,
+    ))
 }
 
 /// Slugs of every dataset of organisation `org` (a publisher's own).

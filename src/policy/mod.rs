@@ -29,7 +29,7 @@ pub use shared::SharedEngine;
 pub use validate::{Known, validate};
 
 use crate::auth::Principal;
-use crate::catalog::Tier;
+use crate::catalog::{Tier, Visible};
 
 /// The Casbin model shipped with the gateway.
 pub const MODEL: &str = include_str!("../../policies/model.conf");
@@ -111,18 +111,37 @@ pub fn decide_dataset(
     )
 }
 
-/// The tiers whose datasets a caller holding `ids` may see in listings.
-pub fn visible_tiers(engine: &Engine, ids: &[String]) -> Vec<&'static str> {
-    [Tier::Open, Tier::Conditional, Tier::Restricted]
-        .into_iter()
-        .filter(|t| {
-            let object = format!("tier:{}", t.as_str());
-            engine
-                .decide(ids, &object, &[], Action::CatalogRead.as_str())
-                .allowed
-        })
-        .map(Tier::as_str)
-        .collect()
+/// Which datasets a caller holding `ids` may see in listings, as the catalog filters them.
+pub fn visibility(engine: &Engine, ids: &[String]) -> Visible {
+    let (allowed, denied) = engine.reach(ids, Action::CatalogRead.as_str());
+    let mut visible = Visible::default();
+    for (objects, deny) in [(allowed, false), (denied, true)] {
+        for object in objects {
+            let (all, tiers, orgs, datasets) = if deny {
+                (
+                    &mut visible.deny_all,
+                    &mut visible.deny_tiers,
+                    &mut visible.deny_orgs,
+                    &mut visible.deny_datasets,
+                )
+            } else {
+                (
+                    &mut visible.all,
+                    &mut visible.tiers,
+                    &mut visible.orgs,
+                    &mut visible.datasets,
+                )
+            };
+            match object.split_once(':') {
+                _ if object == "*" => *all = true,
+                Some(("tier", t)) => tiers.push(t.to_owned()),
+                Some(("org", o)) => orgs.push(o.to_owned()),
+                Some(("dataset", d)) => datasets.push(d.to_owned()),
+                _ => {}
+            }
+        }
+    }
+    visible
 }
 
 /// The shipped rules plus those of each organisation in `orgs`.

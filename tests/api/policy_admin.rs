@@ -631,3 +631,70 @@ async fn export_then_import_round_trips_and_a_running_gateway_enforces_the_impor
         body(&edited)
     );
 }
+
+async fn listed(app: &TestApp, path: &str, bearer: Option<&str>) -> (Vec<String>, i64) {
+    let mut req = app.client.get(app.url(path));
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    let body = json_of(req.send().await.unwrap(), 200).await;
+    let slugs = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{}={}",
+                d["slug"].as_str().unwrap(),
+                d.get("datasets").map_or(String::new(), Value::to_string)
+            )
+        })
+        .collect();
+    (slugs, body["total"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn listings_follow_the_rules_exactly_own_restricted_data_and_denials_included() {
+    let app = app_with_data().await;
+    DatasetBuilder::new("n-restr")
+        .tier(Tier::Restricted)
+        .organization("noaa")
+        .with_csv(&app, "a\n1\n")
+        .await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": "pat", "roles": ["publisher"], "org": "us-dot-bts", "iat": now, "exp": now + 600});
+    let publisher = sign_hs256(SECRET.as_bytes(), &claims).unwrap();
+    let (own, total) = listed(&app, "/v1/datasets", Some(&publisher)).await;
+    assert_eq!(own, ["p-cond=", "p-open=", "p-restr="]);
+    assert_eq!(total, 3);
+    let (orgs, _) = listed(&app, "/v1/organizations", Some(&publisher)).await;
+    assert_eq!(orgs, ["us-dot-bts=3"]);
+
+    let (anon, total) = listed(&app, "/v1/datasets", None).await;
+    assert_eq!(
+        (anon, total),
+        (vec!["p-cond=".to_owned(), "p-open=".to_owned()], 2)
+    );
+    let deny = json!({"rules": [{"kind": "deny", "sub": "anonymous", "obj": "dataset:p-cond", "act": "catalog:read"}], "reason": "withdrawn"});
+    json_of(
+        send(&app, "POST", "/v1/admin/policy/rules", Some(deny)).await,
+        201,
+    )
+    .await;
+    let (anon, total) = listed(&app, "/v1/datasets", None).await;
+    assert_eq!((anon, total), (vec!["p-open=".to_owned()], 1));
+    let (orgs, _) = listed(&app, "/v1/organizations", None).await;
+    assert_eq!(orgs, ["us-dot-bts=1"]);
+    // The denial holds for every signed-in caller too (registered inherits anonymous).
+    let (reg, _) = listed(&app, "/v1/datasets?q=p", Some(&token("reg", &[]))).await;
+    assert_eq!(reg, ["p-open="]);
+    // Every caller holds `anonymous`, and a deny beats every allow: admins too.
+    let (all, total) = listed(&app, "/v1/datasets", Some(&token("root", &["admin"]))).await;
+    assert_eq!(
+        (all, total),
+        (
+            vec!["n-restr=".to_owned(), "p-open=".into(), "p-restr=".into()],
+            3
+        )
+    );
+}

@@ -90,12 +90,8 @@ pub async fn list_datasets(
         tag: params.tag,
         tier: params.tier,
     };
-    let tiers = policy::visible_tiers(&state.policy.current(), &policy::identities(&principal));
-    let rule = tiers
-        .iter()
-        .map(|t| format!("tier:{t}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let visible = policy::visibility(&state.policy.current(), &policy::identities(&principal));
+    let rule = visible.describe();
     note.update(|d| {
         d.action = Some(Action::CatalogRead.as_str().to_string());
         d.decision = Some("allow".to_string());
@@ -104,7 +100,7 @@ pub async fn list_datasets(
     let (data, total) = state
         .db
         .run(move |conn| {
-            catalog::list_datasets(conn, &filter, &tiers, i64::from(limit), i64::from(offset))
+            catalog::list_datasets(conn, &filter, &visible, i64::from(limit), i64::from(offset))
         })
         .await?;
     Ok(web::Json(DatasetList {
