@@ -102,6 +102,7 @@ impl Application {
             .map_err(|e| Error::internal("reading the bound address", e))?
             .port();
         crate::data::collect_orphans(&db)?;
+        db.start_maintenance()?;
         let (writer, audit_public_key) = start_audit(settings, &db)?;
         let keys_db = db.clone();
         let writer = web::Data::new(writer);

@@ -236,8 +236,11 @@ fn ends_with_newline(file: &mut File) -> io::Result<bool> {
 }
 
 /// Every checkpoint in the log at `path`, in file order; a missing file is
-/// an empty log. A line that is not a checkpoint is an `InvalidData` error
-/// naming the file and line number; blank lines are skipped.
+/// an empty log. Blank lines are skipped, and so is a torn line (one cut
+/// short by a crash mid-append: it does not parse and does not end in `}`),
+/// because the writer appends that checkpoint again and verification finds
+/// any checkpoint the log lacks. Any other line that is not a checkpoint is
+/// an `InvalidData` error naming the file and line number.
 pub fn read_log(path: &Path) -> io::Result<Vec<Checkpoint>> {
     let file = match File::open(path) {
         Ok(f) => f,
@@ -250,13 +253,22 @@ pub fn read_log(path: &Path) -> io::Result<Vec<Checkpoint>> {
         if line.trim().is_empty() {
             continue;
         }
-        let cp = serde_json::from_str(&line).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} line {n}: not a checkpoint: {e}", path.display()),
-            )
-        })?;
-        out.push(cp);
+        match serde_json::from_str(&line) {
+            Ok(cp) => out.push(cp),
+            Err(_) if !line.trim_end().ends_with('}') => {
+                tracing::warn!(
+                    file = %path.display(),
+                    line = n,
+                    "skipping a torn checkpoint log line left by an interrupted append"
+                );
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} line {n}: not a checkpoint: {e}", path.display()),
+                ));
+            }
+        }
     }
     Ok(out)
 }

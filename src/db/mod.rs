@@ -157,6 +157,15 @@ impl Db {
         }
     }
 
+    /// Starts the background work the backend needs while the gateway runs:
+    /// on SQLite, the thread that checkpoints the WAL.
+    pub fn start_maintenance(&self) -> Result<()> {
+        match &self.url {
+            DbUrl::Sqlite(path) => sqlite::spawn_checkpointer(path)
+                .map_err(|e| Error::internal("starting the WAL checkpointer", e)),
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

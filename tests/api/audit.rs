@@ -687,3 +687,71 @@ async fn a_request_over_the_rate_limit_is_refused_with_429_and_recorded() {
     assert_eq!(r["subject"], json!("anonymous"));
     assert_eq!(r["route"], json!("/v1/datasets"));
 }
+
+#[tokio::test]
+async fn a_checkpoint_log_torn_by_a_crash_still_verifies_and_a_restart_reads_it() {
+    let app = spawn_app_with(|s| s.audit_checkpoint_every = 2).await;
+    for _ in 0..5 {
+        app.get("/v1/datasets").await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.sqlite().query("SELECT COUNT(*) FROM audit_checkpoints")[0]
+        .parse::<i64>()
+        .unwrap()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "checkpoints were not written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = app
+        .db_path
+        .parent()
+        .unwrap()
+        .join("audit")
+        .join("checkpoints.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last = text.lines().last().unwrap();
+    // What a crash halfway through appending a checkpoint leaves behind.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(&last.as_bytes()[..last.len() / 2])
+        .unwrap();
+    assert_eq!(verify(&app).await["ok"], json!(true));
+
+    // A second gateway on the same files starts (its writer reads the log) and audits.
+    let settings = kaifang::config::Settings {
+        bind: "127.0.0.1:0".to_string(),
+        database_url: app.db_path.to_string_lossy().into_owned(),
+        admin_token: Some(kaifang::config::Secret::new(crate::helpers::ADMIN_TOKEN)),
+        audit_checkpoint_every: 2,
+        ..Default::default()
+    };
+    let db = kaifang::startup::open_database(&settings).unwrap();
+    let second = kaifang::startup::Application::build(&settings, db)
+        .await
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}", second.port());
+    tokio::spawn(second.run_until_stopped());
+    for _ in 0..3 {
+        let res = app
+            .client
+            .get(format!("{url}/v1/datasets"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let report: Value = app
+        .client
+        .get(format!("{url}/v1/admin/audit/verify"))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], json!(true), "{report}");
+}
