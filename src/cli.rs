@@ -152,7 +152,18 @@ pub async fn run(cli: Cli) -> Result<()> {
                 let ttl = 12 * 3600;
                 let admin = token::sign(&settings.jwt, "demo-admin", &["admin".into()], None, ttl)?;
                 let user = token::sign(&settings.jwt, "demo-user", &[], None, ttl)?;
-                demo_tokens = Some((admin, user));
+                let reviewer = token::sign(
+                    &settings.jwt,
+                    "demo-reviewer",
+                    &["reviewer".into()],
+                    Some("us-census-bureau"),
+                    ttl,
+                )?;
+                demo_tokens = Some(DemoTokens {
+                    admin,
+                    user,
+                    reviewer,
+                });
             }
             let db = open_database(&settings)?;
             if demo {
@@ -232,7 +243,15 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn print_welcome(settings: &Settings, port: u16, demo_tokens: Option<&(String, String)>) {
+/// The tokens `serve --demo` signs for a newcomer.
+struct DemoTokens {
+    admin: String,
+    user: String,
+    /// A reviewer of the census sample's organisation.
+    reviewer: String,
+}
+
+fn print_welcome(settings: &Settings, port: u16, demo_tokens: Option<&DemoTokens>) {
     let host = settings
         .bind
         .rsplit_once(':')
@@ -253,10 +272,23 @@ fn print_welcome(settings: &Settings, port: u16, demo_tokens: Option<&(String, S
     println!(
         "  export:       curl -o flights.csv '{base}/v1/datasets/nyc-flights-2013/export?format=csv'"
     );
-    if let Some((admin, user)) = demo_tokens {
+    if let Some(t) = demo_tokens {
         println!("  tokens signed with a secret made for this run, valid 12 hours:");
-        println!("    admin:      {admin}");
-        println!("    registered: {user}");
+        println!("    admin:      {}", t.admin);
+        println!("    registered: {}", t.user);
+        println!("    reviewer:   {}  (us-census-bureau)", t.reviewer);
+        println!(
+            "  conditional:  the census sample answers 403 to the registered token until its reviewer approves a request:"
+        );
+        println!(
+            "    curl -X POST -H 'Authorization: Bearer <registered token>' -H 'Content-Type: application/json' '{base}/v1/datasets/us-census-acs-2012-sample/access-requests' -d '{{\"purpose\": \"commuting study for the transport plan\", \"duration_days\": 30, \"accept_terms\": true}}'"
+        );
+        println!(
+            "    curl -H 'Authorization: Bearer <reviewer token>' '{base}/v1/access-requests?status=pending'"
+        );
+        println!(
+            "    curl -X POST -H 'Authorization: Bearer <reviewer token>' -H 'Content-Type: application/json' '{base}/v1/access-requests/<id>/approve' -d '{{}}'"
+        );
         println!(
             "  publish:      curl -X PUT -H 'Authorization: Bearer <admin token>' -H 'Content-Type: text/csv' --data-binary @file.csv '{base}/v1/datasets/<slug>/data'"
         );

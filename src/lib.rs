@@ -4,6 +4,7 @@
 //! job; `api` sits on top, `db` and `error` at the bottom, and no room imports
 //! one above it (see ARCHITECTURE.md).
 
+pub mod access;
 pub mod api;
 pub mod audit;
 pub mod auth;

@@ -4,9 +4,11 @@
 //! undocumented route cannot exist. Handlers stay thin: they take typed
 //! input, call the room that owns the work and shape its result.
 
+mod access;
 mod api_keys;
 mod audit;
 mod datasets;
+mod grants;
 mod guard;
 pub mod middleware;
 mod organizations;
@@ -55,7 +57,16 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(policy::check_policy)
         .service(policy::simulate_policy)
         .service(principals::get_principal_roles)
-        .service(principals::set_principal_roles);
+        .service(principals::set_principal_roles)
+        .service(access::create_access_request)
+        .service(access::list_my_access_requests)
+        .service(access::withdraw_access_request)
+        .service(access::list_access_requests)
+        .service(access::approve_access_request)
+        .service(access::reject_access_request)
+        .service(grants::list_grants)
+        .service(grants::list_my_grants)
+        .service(grants::revoke_grant);
 }
 
 fn json_config() -> web::JsonConfig {

@@ -23,6 +23,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "data", description = "Rows: query, aggregate, export"),
         (name = "publishing", description = "Creating datasets and uploading their data"),
         (name = "admin", description = "API keys for programs"),
+        (name = "access", description = "Conditional open data: access requests, their review, and the grants approvals create"),
         (name = "policy", description = "Who may do what: the rules in force, role assignments, revisions, explain and simulate"),
         (name = "audit", description = "The hash-chained record of every request: listing, export, verification"),
     ),

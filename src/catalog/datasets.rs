@@ -427,6 +427,18 @@ impl Visible {
     }
 }
 
+/// The id of every dataset `visible` selects.
+pub fn visible_dataset_ids(conn: &mut AnyConnection, visible: &Visible) -> Result<Vec<i64>> {
+    if visible.deny_all {
+        return Ok(Vec::new());
+    }
+    Ok(datasets::table
+        .inner_join(organizations::table)
+        .filter(visible_filter(visible))
+        .select(datasets::id)
+        .load(conn)?)
+}
+
 /// The organisation id of every dataset `visible` lets a caller see.
 pub fn visible_dataset_orgs(conn: &mut AnyConnection, visible: &Visible) -> Result<Vec<i64>> {
     if visible.deny_all {

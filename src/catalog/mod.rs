@@ -9,7 +9,7 @@ mod versions;
 
 pub use datasets::{
     DatasetDetail, DatasetFilter, DatasetRecord, DatasetSummary, NewDataset, Visible,
-    create_dataset, find_dataset, list_datasets, policy_targets,
+    create_dataset, find_dataset, list_datasets, policy_targets, visible_dataset_ids,
 };
 pub use names::{DatasetSlug, OrgSlug, Tier};
 pub use organizations::{

@@ -144,6 +144,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    access_requests (id) {
+        id -> Text,
+        dataset_id -> BigInt,
+        subject -> Text,
+        purpose -> Text,
+        column_list -> Nullable<Text>,
+        duration_days -> Integer,
+        status -> Text,
+        created_at -> Text,
+        decided_at -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        decision_note -> Nullable<Text>,
+        grant_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        request_id -> Text,
+        dataset_id -> BigInt,
+        subject -> Text,
+        column_list -> Nullable<Text>,
+        row_filter -> Nullable<Text>,
+        row_quota -> Nullable<BigInt>,
+        created_at -> Text,
+        created_by -> Text,
+        expires_at -> Text,
+        revoked_at -> Nullable<Text>,
+        revoked_by -> Nullable<Text>,
+        revoke_reason -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(access_requests -> datasets (dataset_id));
+diesel::joinable!(grants -> datasets (dataset_id));
 diesel::joinable!(datasets -> organizations (organization_id));
 diesel::joinable!(dataset_tags -> datasets (dataset_id));
 diesel::joinable!(dataset_versions -> datasets (dataset_id));
@@ -159,4 +196,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     policy_rules,
     policy_revisions,
+    access_requests,
+    grants,
 );

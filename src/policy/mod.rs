@@ -44,6 +44,8 @@ pub enum Action {
     DataExport,
     DatasetPublish,
     DatasetManage,
+    AccessRequest,
+    AccessReview,
 }
 
 impl Action {
@@ -54,6 +56,8 @@ impl Action {
             Action::DataExport => "data:export",
             Action::DatasetPublish => "dataset:publish",
             Action::DatasetManage => "dataset:manage",
+            Action::AccessRequest => "access:request",
+            Action::AccessReview => "access:review",
         }
     }
 }
@@ -113,7 +117,12 @@ pub fn decide_dataset(
 
 /// Which datasets a caller holding `ids` may see in listings, as the catalog filters them.
 pub fn visibility(engine: &Engine, ids: &[String]) -> Visible {
-    let (allowed, denied) = engine.reach(ids, Action::CatalogRead.as_str());
+    reach_datasets(engine, ids, Action::CatalogRead)
+}
+
+/// The datasets on which a caller holding `ids` may do `action`, as a catalog filter.
+pub fn reach_datasets(engine: &Engine, ids: &[String], action: Action) -> Visible {
+    let (allowed, denied) = engine.reach(ids, action.as_str());
     let mut visible = Visible::default();
     for (objects, deny) in [(allowed, false), (denied, true)] {
         for object in objects {

@@ -4,6 +4,7 @@
 // Test code may stop at the first surprise.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod audit;
 mod catalog;
 mod durability;

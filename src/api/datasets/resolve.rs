@@ -2,6 +2,7 @@
 //! version, with the policy decision applied: a dataset the caller may not
 //! see answers exactly like one that does not exist.
 
+use crate::access::{self, GrantCheck};
 use crate::audit::Note;
 use crate::auth::Principal;
 use crate::catalog::{self, DatasetRecord, DatasetSlug, Tier, VersionRecord};
@@ -21,8 +22,12 @@ fn not_found(slug: &str) -> Error {
 fn denied(principal: &Principal, dataset: &DatasetRecord, action: Action) -> Error {
     match (dataset.tier, action) {
         (Tier::Conditional, Action::DataQuery | Action::DataExport) => Error::forbidden(format!(
-            "dataset '{}' is conditionally open: its metadata is public, its data needs an approved access request; read the terms at GET /v1/datasets/{} and apply to its publisher",
-            dataset.slug, dataset.slug
+            "dataset '{}' is conditionally open: its metadata is public, its data needs an approved access request; read the terms at GET /v1/datasets/{} and apply with POST /v1/datasets/{}/access-requests",
+            dataset.slug, dataset.slug, dataset.slug
+        )),
+        (Tier::Open, Action::AccessRequest) => Error::conflict(format!(
+            "dataset '{}' is open: its data needs no access request",
+            dataset.slug
         )),
         _ if matches!(principal, Principal::Anonymous) => Error::unauthorized(format!(
             "{} on dataset '{}' needs credentials; send Authorization: Bearer <token>",
@@ -35,6 +40,18 @@ fn denied(principal: &Principal, dataset: &DatasetRecord, action: Action) -> Err
             dataset.slug
         )),
     }
+}
+
+fn lapsed(dataset: &DatasetRecord, grant: &access::Grant) -> Error {
+    let ended = match (&grant.revoked_at, &grant.revoke_reason) {
+        (Some(at), Some(reason)) => format!("was revoked at {at} ({reason})"),
+        (Some(at), None) => format!("was revoked at {at}"),
+        _ => format!("expired at {}", grant.expires_at),
+    };
+    Error::forbidden(format!(
+        "your grant {} on dataset '{}' {ended}; to renew it, file a new access request with POST /v1/datasets/{}/access-requests",
+        grant.id, dataset.slug, dataset.slug
+    ))
 }
 
 /// The dataset behind `slug` if `principal` may do `action` on it; the
@@ -74,6 +91,36 @@ pub fn authorize(
         .rule
         .clone()
         .unwrap_or_else(|| "default deny".to_string());
+    // A grant opens the data of a dataset no rule opens to this caller; an explicit deny
+    // still wins.
+    let grantable = matches!(action, Action::DataQuery | Action::DataExport)
+        && visible
+        && !decision.allowed
+        && decision.rule.is_none()
+        && !matches!(principal, Principal::Anonymous);
+    if grantable {
+        match access::check_grant(conn, &principal.subject(), dataset.id)? {
+            GrantCheck::Active(grant) => {
+                note.decision(
+                    &shown,
+                    action.as_str(),
+                    "allow",
+                    &format!("grant:{}", grant.id),
+                );
+                return Ok(dataset);
+            }
+            GrantCheck::Lapsed(grant) => {
+                note.decision(
+                    &shown,
+                    action.as_str(),
+                    "deny",
+                    &format!("grant:{}", grant.id),
+                );
+                return Err(lapsed(&dataset, &grant));
+            }
+            GrantCheck::None => {}
+        }
+    }
     note.decision(&shown, action.as_str(), effect, &rule);
     match (decision.allowed, visible) {
         (true, _) => Ok(dataset),
