@@ -66,6 +66,8 @@ pub struct Settings {
     pub rate_limit_per_second: f64,
     /// Requests a caller may make at once before the rate applies.
     pub rate_limit_burst: u32,
+    /// Seconds requests in flight get to finish after SIGTERM or SIGINT.
+    pub shutdown_timeout_secs: u64,
     /// How bearer JWTs are verified (the `[jwt]` table); off when no key is set.
     pub jwt: JwtSettings,
 }
@@ -88,6 +90,7 @@ impl Default for Settings {
             audit_checkpoint_secs: 60,
             rate_limit_per_second: 0.0,
             rate_limit_burst: 100,
+            shutdown_timeout_secs: 30,
             jwt: JwtSettings::default(),
         }
     }
@@ -169,6 +172,9 @@ impl Settings {
         }
         if let Some(v) = get("KAIFANG_RATE_LIMIT_PER_SECOND") {
             self.rate_limit_per_second = num("KAIFANG_RATE_LIMIT_PER_SECOND", v)?;
+        }
+        if let Some(v) = get("KAIFANG_SHUTDOWN_TIMEOUT_SECS") {
+            self.shutdown_timeout_secs = num("KAIFANG_SHUTDOWN_TIMEOUT_SECS", v)?;
         }
         if let Some(v) = get("KAIFANG_RATE_LIMIT_BURST") {
             self.rate_limit_burst = num("KAIFANG_RATE_LIMIT_BURST", v)?;

@@ -90,6 +90,31 @@ async fn docs_redirect() -> actix_web::HttpResponse {
 pub struct Application {
     port: u16,
     server: Server,
+    audit: AuditWriter,
+}
+
+/// True on SIGTERM or SIGINT; false when no handler could be installed.
+async fn wait_for_stop_signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => true,
+                    _ = int.recv() => true,
+                }
+            }
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
 }
 
 impl Application {
@@ -105,6 +130,7 @@ impl Application {
         db.start_maintenance()?;
         let (writer, audit_public_key) = start_audit(settings, &db)?;
         let keys_db = db.clone();
+        let audit = writer.clone();
         let writer = web::Data::new(writer);
         let limiter = (settings.rate_limit_per_second > 0.0).then(|| {
             web::Data::new(RateLimiter::new(
@@ -158,17 +184,37 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(from_fn(api::middleware::pipeline))
         })
+        .shutdown_timeout(settings.shutdown_timeout_secs)
+        // Stopping is ours (see `run_until_stopped`): actix would force-stop on SIGINT.
+        .disable_signals()
         .listen(listener)
         .map_err(|e| Error::internal("starting the HTTP server", e))?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            audit,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until SIGTERM or SIGINT, then stops gracefully: no new connections, requests
+    /// in flight (streamed exports included) finish within `shutdown_timeout_secs`, and
+    /// the audit writer commits and seals every record before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            if wait_for_stop_signal().await {
+                tracing::info!("stopping: finishing the requests in flight");
+                handle.stop(true).await;
+            }
+        });
+        self.server.await?;
+        self.audit.flush().await.map_err(std::io::Error::other)?;
+        tracing::info!("stopped; every audit record is committed and sealed");
+        Ok(())
     }
 }

@@ -40,6 +40,8 @@ type Reply = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
 
 enum Job {
     Record(Box<AuditRecord>, Option<Reply>),
+    /// Answered once every job sent before it is committed and sealed by a checkpoint.
+    Flush(Reply),
 }
 
 /// A handle to the writer thread. Cheap to clone.
@@ -93,6 +95,20 @@ impl AuditWriter {
                 tracing::error!(error = %cause, "audit commit failed");
                 Err(unavailable())
             }
+            Err(_) => Err(unavailable()),
+        }
+    }
+
+    /// Waits until every record sent before this call is committed and sealed by a
+    /// checkpoint; at shutdown, after the last request has been answered.
+    pub async fn flush(&self) -> Result<()> {
+        let (reply, wait) = tokio::sync::oneshot::channel();
+        self.tx
+            .try_send(Job::Flush(reply))
+            .map_err(|_| unavailable())?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(cause)) => Err(Error::internal("flushing the audit log", cause)),
             Err(_) => Err(unavailable()),
         }
     }
@@ -199,8 +215,21 @@ fn run(
             }
         }
         busy = batch.len() > 1;
-        state.commit(batch);
+        let flushes = state.commit(batch);
         state.maybe_checkpoint();
+        if !flushes.is_empty() {
+            if state.since_cp > 0 {
+                state.checkpoint();
+            }
+            let outcome = if state.since_cp == 0 && state.unlogged.is_empty() {
+                Ok(())
+            } else {
+                Err("the last checkpoint could not be stored or logged".to_owned())
+            };
+            for reply in flushes {
+                let _ = reply.send(outcome.clone());
+            }
+        }
     }
     // Every sender is gone: seal what was written so far.
     if state.since_cp > 0 {
@@ -209,7 +238,9 @@ fn run(
 }
 
 impl State {
-    fn commit(&mut self, batch: Vec<Job>) {
+    /// Commits the records of `batch`; returns its flush requests, to answer once the
+    /// records are sealed.
+    fn commit(&mut self, batch: Vec<Job>) -> Vec<Reply> {
         let mut head = ChainHead {
             chain: self.head.chain.clone(),
             seq: self.head.seq,
@@ -217,10 +248,19 @@ impl State {
         };
         let mut records = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
-        for Job::Record(mut record, reply) in batch {
-            seal(&mut head, &mut record);
-            records.push(*record);
-            replies.push(reply);
+        let mut flushes = Vec::new();
+        for job in batch {
+            match job {
+                Job::Record(mut record, reply) => {
+                    seal(&mut head, &mut record);
+                    records.push(*record);
+                    replies.push(reply);
+                }
+                Job::Flush(reply) => flushes.push(reply),
+            }
+        }
+        if records.is_empty() {
+            return flushes;
         }
         let result = self
             .conn
@@ -237,6 +277,7 @@ impl State {
             // A request that stopped waiting needs no answer.
             let _ = reply.send(outcome.clone());
         }
+        flushes
     }
 
     fn maybe_checkpoint(&mut self) {

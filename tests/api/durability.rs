@@ -262,3 +262,86 @@ async fn sixteen_clients_at_once_leave_one_record_each_on_an_unbroken_chain() {
         "{report}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_an_export_finishes_it_records_its_end_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let csv = dir.path().join("big.csv");
+    let mut text = String::from("id,name,value\n");
+    let rows = 150_000;
+    for i in 0..rows {
+        text.push_str(&format!("{i},row number {i},{}\n", i % 97));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let import = Command::new(BIN)
+        .args(["import", csv.to_str().unwrap(), "--dataset", "big"])
+        .env("KAIFANG_DATABASE_URL", &db)
+        .env_remove("KAIFANG_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+
+    let mut server = Server::start(&db, &[]);
+    let client = client();
+    let mut res = client
+        .get(server.url("/v1/datasets/big/export?format=csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = res.chunk().await.unwrap().unwrap().to_vec();
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // A new connection is refused once the server stops accepting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(client.get(server.url("/v1/datasets")).send().await.is_err());
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        body.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(text.lines().count(), rows + 1, "the export was cut short");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+
+    let out = Command::new(BIN)
+        .args(["audit", "verify"])
+        .env("KAIFANG_DATABASE_URL", &db)
+        .env_remove("KAIFANG_CONFIG")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    // Everything was sealed by a checkpoint on the way out.
+    assert!(report.contains(" 0 unsealed"), "{report}");
+    let ends = Command::new("sqlite3")
+        .arg(&db)
+        .arg("SELECT rows FROM audit_records WHERE kind = 'export_end'")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ends.stdout).trim(),
+        rows.to_string()
+    );
+}
