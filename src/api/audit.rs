@@ -65,6 +65,7 @@ pub struct AuditParams {
     /// `next_cursor` of the previous page. Listing only.
     pub cursor: Option<String>,
     /// Output format (default json for the listing, csv for the export).
+    #[param(inline, example = "ndjson")]
     pub format: Option<AuditFormatParam>,
 }
 

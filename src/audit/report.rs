@@ -52,6 +52,7 @@ pub struct ChainReport {
 
 /// One thing found wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = AuditProblem)]
 pub struct Problem {
     /// The chain it was found in.
     pub chain: String,

@@ -62,3 +62,44 @@ async fn the_server_serves_the_spec_and_the_docs_page() {
     let js = app.get("/docs/swagger-ui-bundle.js").await;
     assert_eq!(js.status(), 200);
 }
+
+fn refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v.as_str()) {
+                    ("$ref", Some(target)) => out.push(target),
+                    _ => refs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_resolves_and_errors_point_at_the_problem_shape() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&kaifang::api::openapi().to_pretty_json().unwrap()).unwrap();
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(!found.is_empty());
+    for target in found {
+        let name = target
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected reference {target}"));
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{target} does not exist"
+        );
+    }
+    // Two types named Problem once collided and every error pointed at the wrong one.
+    let problem = &doc["components"]["schemas"]["Problem"]["properties"];
+    for field in ["type", "title", "status", "detail"] {
+        assert!(
+            problem[field].is_object(),
+            "Problem lacks {field}: {problem}"
+        );
+    }
+}

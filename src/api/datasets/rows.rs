@@ -42,6 +42,7 @@ pub struct RowsParams {
     #[param(example = "exact")]
     pub count: Option<String>,
     /// Output format; overrides the Accept header.
+    #[param(inline, example = "json")]
     pub format: Option<Format>,
 }
 
@@ -60,6 +61,7 @@ pub struct ExportParams {
     #[param(example = "flight")]
     pub order: Option<String>,
     /// Output format (default csv); overrides the Accept header.
+    #[param(inline, example = "csv")]
     pub format: Option<Format>,
 }
 
@@ -69,6 +71,7 @@ pub struct ExportParams {
 #[serde(deny_unknown_fields)]
 pub struct FormatParam {
     /// Output format; overrides the Accept header.
+    #[param(inline, example = "json")]
     pub format: Option<Format>,
 }
 
