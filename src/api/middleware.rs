@@ -256,9 +256,11 @@ fn shape(res: ServiceResponse<BoxBody>, id: &str) -> ServiceResponse<BoxBody> {
     };
     let (req, old) = res.into_parts();
     let mut new = problem.into_response();
-    // Keep headers such as WWW-Authenticate, Allow or Retry-After.
+    // Keep headers such as WWW-Authenticate, Allow or Retry-After, but none that
+    // describe the old body: the compressor may already have marked it gzip.
     for (name, value) in old.headers() {
-        if name != CONTENT_TYPE && name != actix_web::http::header::CONTENT_LENGTH {
+        use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH && name != CONTENT_ENCODING {
             new.headers_mut().insert(name.clone(), value.clone());
         }
     }

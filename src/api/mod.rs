@@ -16,10 +16,11 @@ mod params;
 mod policy;
 mod principals;
 mod recording;
+mod routes;
 mod spec;
 pub mod state;
 
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpMessage, HttpRequest, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Error, Kind};
@@ -102,13 +103,32 @@ fn path_config() -> web::PathConfig {
     })
 }
 
-/// Answers requests no route matched.
+/// Answers requests no route matched: 405 with `Allow` when the path exists with other
+/// methods, else 404.
 pub async fn no_route(req: HttpRequest) -> Result<actix_web::HttpResponse, Error> {
-    Err(Error::not_found(format!(
-        "no route for {} {}; the API is described at /openapi.json and /docs",
-        req.method(),
-        req.path().chars().take(200).collect::<String>()
-    )))
+    let allowed = routes::methods_of(req.path());
+    if allowed.is_empty() {
+        return Err(Error::not_found(format!(
+            "no route for {} {}; the API is described at /openapi.json and /docs",
+            req.method(),
+            req.path().chars().take(200).collect::<String>()
+        )));
+    }
+    let allow = allowed.join(", ");
+    let error = Error::new(
+        Kind::MethodNotAllowed,
+        format!("{} is not allowed on this path; use {allow}", req.method()),
+    );
+    let id = req
+        .extensions()
+        .get::<middleware::RequestId>()
+        .map(|r| r.0.clone());
+    let mut res = error.problem(id.as_deref()).into_response();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        res.headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    Ok(res)
 }
 
 /// A response body that yields the chunks a blocking producer sends on `rx`.

@@ -156,7 +156,7 @@ async fn every_outcome_leaves_exactly_one_record_with_its_fields() {
         case("a-no-route", "GET", "/v1/nothing/here", 404),
         Case {
             route: Some("/v1/datasets"),
-            ..case("a-bad-method", "DELETE", "/v1/datasets", 404)
+            ..case("a-bad-method", "DELETE", "/v1/datasets", 405)
         },
         Case {
             bearer: Some(ADMIN_TOKEN),

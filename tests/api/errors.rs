@@ -921,3 +921,73 @@ async fn a_sane_request_id_is_echoed_and_an_invalid_one_is_replaced() {
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["total"], json!(0));
 }
+
+#[tokio::test]
+async fn an_error_asked_for_gzip_is_not_labelled_gzip_unless_it_is() {
+    // Found by schemathesis: the problem document replaced a body the compressor had
+    // already labelled `Content-Encoding: gzip`, and kept the label.
+    let app = crate::helpers::spawn_app().await;
+    let raw = reqwest::Client::builder()
+        .no_proxy()
+        .no_gzip()
+        .build()
+        .unwrap();
+    for path in ["/v1/grants", "/v1/datasets/nope", "/v1/datasets?limit=0"] {
+        let res = raw
+            .get(app.url(path))
+            .header("Accept-Encoding", "gzip, deflate")
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{path}");
+        let gzip = res
+            .headers()
+            .get("content-encoding")
+            .is_some_and(|v| v == "gzip");
+        let body = res.bytes().await.unwrap();
+        if gzip {
+            assert_eq!(
+                &body[..2],
+                &[0x1f, 0x8b],
+                "{path}: labelled gzip but is not"
+            );
+        } else {
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_a_real_path_is_405_with_allow_and_an_unknown_path_404() {
+    // Found by schemathesis: TRACE on a real path answered 404.
+    let app = crate::helpers::spawn_app().await;
+    for (method, path, allow) in [
+        ("TRACE", "/v1/datasets", Some("GET, POST")),
+        ("DELETE", "/v1/datasets/any-slug/rows", Some("GET")),
+        ("PATCH", "/v1/admin/policy/rules", Some("GET, POST, DELETE")),
+        ("GET", "/v1/nothing-here", None),
+    ] {
+        let res = app
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url(path),
+            )
+            .send()
+            .await
+            .unwrap();
+        let got = res
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        match allow {
+            Some(methods) => {
+                assert_eq!(got.as_deref(), Some(methods), "{method} {path}");
+                crate::helpers::assert_problem(res, 405).await;
+            }
+            None => {
+                crate::helpers::assert_problem(res, 404).await;
+            }
+        }
+    }
+}

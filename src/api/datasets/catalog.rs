@@ -61,7 +61,15 @@ pub(crate) fn page_bounds(limit: Option<u32>, offset: Option<u32>) -> Result<(u3
     if !(1..=500).contains(&limit) {
         return Err(Error::bad_request("limit must be between 1 and 500"));
     }
-    Ok((limit, offset.unwrap_or(0)))
+    let offset = offset.unwrap_or(0);
+    // The spec declares offsets as int32, as generated clients hold them.
+    if offset > i32::MAX as u32 {
+        return Err(Error::bad_request(format!(
+            "offset must be at most {}",
+            i32::MAX
+        )));
+    }
+    Ok((limit, offset))
 }
 
 /// List datasets the caller may see, with search and filters.
