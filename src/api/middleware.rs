@@ -88,6 +88,31 @@ pub async fn pipeline(
     let path = req.path().to_string();
     let started = std::time::Instant::now();
     let verdict = rate_verdict(&req, principal.as_ref());
+    // Deny by default: an operation the spec guards never sees an anonymous caller,
+    // whatever its body holds.
+    let anonymous = matches!(principal.as_ref(), Some(crate::auth::Principal::Anonymous));
+    if anonymous && super::routes::requires_credentials(method.as_str(), &path) {
+        abandoned.disarm();
+        let problem = Error::unauthorized(format!(
+            "{method} {path} needs credentials; send Authorization: Bearer <token> or X-API-Key"
+        ))
+        .problem(Some(&id));
+        let mut refused = req.into_response(problem.into_response());
+        refused.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer"),
+        );
+        if let Some(w) = &writer
+            && let Err(e) = record(w, &draft, &note, &refused).await
+        {
+            let (req, _) = refused.into_parts();
+            return Ok(ServiceResponse::new(
+                req,
+                e.problem(Some(&id)).into_response(),
+            ));
+        }
+        return Ok(refused);
+    }
     if let Some(v) = verdict.filter(|v| !v.allowed) {
         abandoned.disarm();
         let problem = Error::new(

@@ -6,6 +6,18 @@ use std::sync::OnceLock;
 struct Route {
     segments: Vec<String>,
     methods: Vec<String>,
+    /// Methods whose operation needs credentials (its security has no empty entry).
+    guarded: Vec<String>,
+}
+
+/// Whether an operation's security list demands credentials: no entry is `{}`.
+fn needs_credentials(op: Option<&utoipa::openapi::path::Operation>) -> bool {
+    let Some(security) = op.and_then(|o| o.security.as_ref()) else {
+        return false;
+    };
+    !security.iter().any(|req| {
+        serde_json::to_value(req).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+    })
 }
 
 fn table() -> &'static [Route] {
@@ -18,17 +30,22 @@ fn table() -> &'static [Route] {
             .iter()
             .map(|(path, item)| {
                 let ops = [
-                    ("GET", item.get.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                    ("PATCH", item.patch.is_some()),
+                    ("GET", item.get.as_ref()),
+                    ("PUT", item.put.as_ref()),
+                    ("POST", item.post.as_ref()),
+                    ("DELETE", item.delete.as_ref()),
+                    ("PATCH", item.patch.as_ref()),
                 ];
                 Route {
                     segments: path.split('/').map(str::to_owned).collect(),
                     methods: ops
                         .iter()
-                        .filter(|(_, has)| *has)
+                        .filter(|(_, op)| op.is_some())
+                        .map(|(m, _)| (*m).to_owned())
+                        .collect(),
+                    guarded: ops
+                        .iter()
+                        .filter(|(_, op)| op.is_some() && needs_credentials(*op))
                         .map(|(m, _)| (*m).to_owned())
                         .collect(),
                 }
@@ -39,10 +56,29 @@ fn table() -> &'static [Route] {
             routes.push(Route {
                 segments: path.split('/').map(str::to_owned).collect(),
                 methods: vec!["GET".to_owned()],
+                guarded: Vec::new(),
             });
         }
         routes
     })
+}
+
+fn matching<'a>(path: &'a str) -> impl Iterator<Item = &'static Route> + 'a {
+    let parts: Vec<&'a str> = path.split('/').collect();
+    table().iter().filter(move |route| {
+        route.segments.len() == parts.len()
+            && route
+                .segments
+                .iter()
+                .zip(&parts)
+                .all(|(t, p)| t == p || (t.starts_with('{') && t.ends_with('}') && !p.is_empty()))
+    })
+}
+
+/// Whether `method` on `path` is an operation the spec says needs credentials, so an
+/// anonymous call can be refused before its body is even read.
+pub fn requires_credentials(method: &str, path: &str) -> bool {
+    matching(path).any(|r| r.guarded.iter().any(|m| m == method))
 }
 
 /// The methods served on `path` (any route whose template matches), in spec order;

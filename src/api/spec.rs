@@ -120,5 +120,59 @@ pub fn openapi() -> Document {
     // so they run again over the complete document.
     let mut doc = doc;
     ProblemResponses.modify(&mut doc);
+    name_union_members(doc)
+}
+
+/// Gives each inline member of a tagged union (`Expr`, `Rule`) a component of its own,
+/// `Expr` + `Eq` = `ExprEq`: the JSON is the same, but client generators that cannot
+/// follow a recursive inline union (openapi-python-client) get a class per member.
+fn name_union_members(mut doc: Document) -> Document {
+    use utoipa::openapi::schema::Schema;
+    let Some(components) = doc.components.as_mut() else {
+        return doc;
+    };
+    let mut hoisted = Vec::new();
+    for (name, schema) in components.schemas.iter_mut() {
+        let RefOr::T(Schema::OneOf(one_of)) = schema else {
+            continue;
+        };
+        for member in one_of.items.iter_mut() {
+            let Some(tag) = union_tag(member) else {
+                continue;
+            };
+            let member_name = format!("{name}{}", camel(&tag));
+            let reference = RefOr::Ref(utoipa::openapi::Ref::from_schema_name(&member_name));
+            hoisted.push((member_name, std::mem::replace(member, reference)));
+        }
+    }
+    components.schemas.extend(hoisted);
     doc
+}
+
+/// The single value of the `op` or `kind` enum that tells an inline union member apart.
+fn union_tag(member: &RefOr<utoipa::openapi::schema::Schema>) -> Option<String> {
+    use utoipa::openapi::schema::Schema;
+    let RefOr::T(Schema::Object(object)) = member else {
+        return None;
+    };
+    ["op", "kind"].iter().find_map(|key| {
+        let RefOr::T(Schema::Object(prop)) = object.properties.get(*key)? else {
+            return None;
+        };
+        match prop.enum_values.as_deref()? {
+            [only] => only.as_str().map(str::to_owned),
+            _ => None,
+        }
+    })
+}
+
+fn camel(tag: &str) -> String {
+    tag.split(['_', '-', ':'])
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or(String::new(), |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        })
+        .collect()
 }

@@ -991,3 +991,36 @@ async fn a_wrong_method_on_a_real_path_is_405_with_allow_and_an_unknown_path_404
         }
     }
 }
+
+#[tokio::test]
+async fn an_anonymous_call_to_a_guarded_operation_is_401_whatever_its_body() {
+    // Found by schemathesis: a malformed body reached the JSON extractor (400) before
+    // anyone asked who was calling.
+    let app = crate::helpers::spawn_app().await;
+    for (method, path) in [
+        ("POST", "/v1/access-requests/x/approve"),
+        ("POST", "/v1/admin/policy/rules"),
+        ("PUT", "/v1/admin/principals/bob/roles"),
+        ("POST", "/v1/datasets"),
+    ] {
+        let res = app
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                app.url(path),
+            )
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.headers().contains_key("www-authenticate"),
+            "{method} {path}"
+        );
+        crate::helpers::assert_problem(res, 401).await;
+    }
+    // Open operations still read anonymous requests.
+    let res = app.get("/v1/datasets?limit=0").await;
+    crate::helpers::assert_problem(res, 400).await;
+}
