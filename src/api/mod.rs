@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod audit;
+mod column_rules;
 mod datasets;
 mod guard;
 pub mod middleware;
@@ -55,7 +56,9 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(policy::check_policy)
         .service(policy::simulate_policy)
         .service(principals::get_principal_roles)
-        .service(principals::set_principal_roles);
+        .service(principals::set_principal_roles)
+        .service(column_rules::get_column_rules)
+        .service(column_rules::set_column_rules);
 }
 
 fn json_config() -> web::JsonConfig {

@@ -144,9 +144,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    column_rules (dataset_id, role) {
+        dataset_id -> BigInt,
+        role -> Text,
+        treatments -> Text,
+        buckets -> Text,
+        row_filter -> Nullable<Text>,
+        updated_at -> Text,
+        updated_by -> Text,
+    }
+}
+
 diesel::joinable!(datasets -> organizations (organization_id));
 diesel::joinable!(dataset_tags -> datasets (dataset_id));
 diesel::joinable!(dataset_versions -> datasets (dataset_id));
+diesel::joinable!(column_rules -> datasets (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
@@ -159,4 +172,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     policy_rules,
     policy_revisions,
+    column_rules,
 );

@@ -5,10 +5,12 @@
 use crate::audit::Note;
 use crate::auth::Principal;
 use crate::catalog::{self, DatasetRecord, DatasetSlug, Tier, VersionRecord};
-use crate::data::plan::Target;
+use crate::data::plan::{Restriction, Target};
 use crate::data::sql::Dialect;
+use crate::data::{Redact, RowsQuery};
 use crate::db::{AnyConnection, Backend};
 use crate::error::{Error, Result};
+use crate::masks::{self, View, Viewer};
 use crate::policy::{self, Action, DatasetRef, Engine};
 
 fn not_found(slug: &str) -> Error {
@@ -101,8 +103,32 @@ pub fn authorize_rows(
     Ok((dataset, version))
 }
 
-pub fn target(version: &VersionRecord, backend: Backend) -> Target<'_> {
+/// The dataset, its current version and what the caller sees of it (masks
+/// and row filters). The query's audit text is noted again once the view is
+/// known, with only the values compared against protected columns left out.
+pub fn authorize_view(
+    conn: &mut AnyConnection,
+    engine: &Engine,
+    principal: &Principal,
+    note: &Note,
+    slug: &str,
+    action: Action,
+    query: &RowsQuery,
+) -> Result<(DatasetRecord, VersionRecord, View)> {
+    let (dataset, version) = authorize_rows(conn, engine, principal, note, slug, action)?;
+    let view = masks::view_for(conn, &dataset, &version.columns, &Viewer::of(principal))?;
+    let protected = view.protected();
+    note.update(|d| d.query = Some(query.audit_text_redacting(Redact::Columns(&protected))));
+    Ok((dataset, version, view))
+}
+
+pub fn target<'a>(
+    version: &'a VersionRecord,
+    backend: Backend,
+    restriction: &'a Restriction,
+) -> Target<'a> {
     Target {
+        restriction,
         dataset_id: version.dataset_id,
         version_id: version.id,
         version_number: version.number,
