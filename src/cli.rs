@@ -272,6 +272,9 @@ fn print_welcome(settings: &Settings, port: u16, demo_tokens: Option<&DemoTokens
     println!(
         "  export:       curl -o flights.csv '{base}/v1/datasets/nyc-flights-2013/export?format=csv'"
     );
+    println!(
+        "  masked:       curl '{base}/v1/datasets/faa-planes-nyc-2013/rows?select=tailnum,manufacturer&limit=3'   (tailnum is masked outside us-faa)"
+    );
     if let Some(t) = demo_tokens {
         println!("  tokens signed with a secret made for this run, valid 12 hours:");
         println!("    admin:      {}", t.admin);

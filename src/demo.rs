@@ -142,3 +142,27 @@ pub async fn load_demo(db: &Db) -> Result<usize> {
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sensitive(slug: &str) -> Vec<&'static str> {
+        DEMO.iter()
+            .find(|d| d.slug == slug)
+            .map(|d| d.sensitive.to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Sensitive columns are masked by default for everyone outside the
+    /// dataset's organisation, so these lists are what the demo masks.
+    #[test]
+    fn the_demo_marks_census_answers_and_tail_numbers_sensitive() {
+        assert_eq!(
+            sensitive("us-census-acs-2012-sample"),
+            ["income", "race", "citizen", "disability"]
+        );
+        assert_eq!(sensitive("faa-planes-nyc-2013"), ["tailnum"]);
+        assert_eq!(sensitive("nyc-flights-2013"), ["tailnum"]);
+    }
+}

@@ -16,5 +16,6 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod fair_use;
+pub mod masks;
 pub mod policy;
 pub mod startup;

@@ -17,6 +17,7 @@ use crate::auth::Authenticator;
 use crate::auth::jwt::JwtVerifier;
 use crate::config::Settings;
 use crate::data::cursor::CursorKey;
+use crate::data::mask::MaskKey;
 use crate::data::plan::Limits;
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
@@ -41,6 +42,18 @@ fn cursor_key(db: &Db) -> Result<CursorKey> {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     })?;
     Ok(CursorKey::new(hex.into_bytes()))
+}
+
+/// The key of hashed columns: 32 random bytes made at first start and kept
+/// in the settings table, so hashes stay equal across restarts, instances
+/// and datasets.
+fn mask_key(db: &Db) -> Result<MaskKey> {
+    let mut conn = db.get()?;
+    let hex = db::get_or_init_setting(&mut conn, "mask_hash_key", || {
+        let bytes: [u8; 32] = rand::random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    })?;
+    Ok(MaskKey::new(hex.into_bytes()))
 }
 
 /// Starts this instance's audit writer on a connection of its own.
@@ -146,6 +159,7 @@ impl Application {
             audit_public_key,
             audit_log_path: settings.audit_log_path(),
             cursor_key: cursor_key(&db)?,
+            mask_key: mask_key(&db)?,
             db,
             limits: Limits {
                 default_limit: settings.default_limit,

@@ -7,6 +7,7 @@
 mod access;
 mod api_keys;
 mod audit;
+mod column_rules;
 mod datasets;
 mod grants;
 mod guard;
@@ -67,7 +68,9 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(access::reject_access_request)
         .service(grants::list_grants)
         .service(grants::list_my_grants)
-        .service(grants::revoke_grant);
+        .service(grants::revoke_grant)
+        .service(column_rules::get_column_rules)
+        .service(column_rules::set_column_rules);
 }
 
 fn json_config() -> web::JsonConfig {

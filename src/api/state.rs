@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::data::cursor::CursorKey;
+use crate::data::mask::MaskKey;
 use crate::data::plan::Limits;
 use crate::db::Db;
 use crate::error::Result;
@@ -14,6 +15,8 @@ use crate::policy::{self, SharedEngine};
 pub struct AppState {
     pub db: Db,
     pub cursor_key: CursorKey,
+    /// Keys the `hash` column treatment.
+    pub mask_key: MaskKey,
     pub limits: Limits,
     pub max_upload_bytes: u64,
     pub publishing_enabled: bool,

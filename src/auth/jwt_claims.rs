@@ -1,5 +1,7 @@
 //! Turning a verified payload into `Claims`, with the checks jsonwebtoken does not do.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use super::jwt_error::JwtError;
@@ -15,12 +17,22 @@ pub struct Claims {
     pub issuer: Option<String>,
     /// `exp`, seconds since the Unix epoch.
     pub expires_at: i64,
+    /// Other top-level claims with a short text, whole-number or boolean
+    /// value (e.g. `departement`), as text: what row filters may name as
+    /// `:principal.<name>`. Registered claims and the roles and
+    /// organisation claims are not repeated here.
+    pub attributes: BTreeMap<String, String>,
 }
 
 const MAX_SUBJECT_BYTES: usize = 200;
 const MAX_ORG_BYTES: usize = 200;
 const MAX_ROLE_BYTES: usize = 100;
 const MAX_ROLES: usize = 256;
+const MAX_ATTRIBUTES: usize = 32;
+const MAX_ATTRIBUTE_NAME: usize = 64;
+const MAX_ATTRIBUTE_BYTES: usize = 200;
+/// Claims with a meaning of their own, never kept as attributes.
+const REGISTERED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
 
 pub(crate) struct ClaimRules<'a> {
     pub roles_path: &'a [String],
@@ -63,6 +75,7 @@ pub(crate) fn extract(
         Some(_) => return Err(JwtError::InvalidClaim("org")),
     };
     let roles = roles(lookup(map, rules.roles_path))?;
+    let attributes = attributes(map, rules);
     Ok(Claims {
         subject,
         roles,
@@ -70,7 +83,35 @@ pub(crate) fn extract(
         key_id,
         issuer,
         expires_at,
+        attributes,
     })
+}
+
+/// The claims row filters may name. A claim that does not fit (an object,
+/// a long text, a strange name) is skipped rather than refused: it only
+/// means a row filter naming it admits no row.
+fn attributes(map: &Map<String, Value>, rules: &ClaimRules<'_>) -> BTreeMap<String, String> {
+    let skip = |name: &str| {
+        REGISTERED.contains(&name)
+            || rules.roles_path.first().is_some_and(|r| r == name)
+            || rules.org_path.first().is_some_and(|o| o == name)
+            || name.is_empty()
+            || name.len() > MAX_ATTRIBUTE_NAME
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    map.iter()
+        .filter(|(name, _)| !skip(name))
+        .filter_map(|(name, v)| {
+            let text = match v {
+                Value::String(s) if is_clean_text(s, MAX_ATTRIBUTE_BYTES) => s.clone(),
+                Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            Some((name.clone(), text))
+        })
+        .take(MAX_ATTRIBUTES)
+        .collect()
 }
 
 /// Follows a dotted path; a missing step, or a step through a non-object, is absence.

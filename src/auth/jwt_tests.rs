@@ -17,7 +17,10 @@ async fn hs256_happy_path_fills_claims() {
     let exp = now() + 300;
     let token = sign_hs256(
         SECRET.as_bytes(),
-        &claims(json!({ "iss": "kaifang", "exp": exp, "roles": ["reader"], "org": "city" })),
+        &claims(
+            json!({ "iss": "kaifang", "exp": exp, "roles": ["reader"], "org": "city",
+            "departement": "2A", "level": 3, "ok": true, "nested": {"a": 1}, "bad name": "x" }),
+        ),
     )
     .unwrap();
     let got = verifier(&settings).verify(&token).await.unwrap();
@@ -30,6 +33,12 @@ async fn hs256_happy_path_fills_claims() {
             key_id: None,
             issuer: Some("kaifang".into()),
             expires_at: exp,
+            attributes: [
+                ("departement".to_string(), "2A".to_string()),
+                ("level".to_string(), "3".to_string()),
+                ("ok".to_string(), "true".to_string()),
+            ]
+            .into(),
         }
     );
 }

@@ -14,6 +14,7 @@ pub mod jwt_keys;
 #[cfg(test)]
 pub(crate) mod jwt_test_support;
 
+use std::collections::BTreeMap;
 use std::future::{Ready, ready};
 use std::sync::Arc;
 
@@ -36,6 +37,8 @@ pub struct User {
     pub org: Option<String>,
     /// The `kid` of the key that signed the token, if it named one.
     pub key_id: Option<String>,
+    /// The token's other kept claims (see `jwt_claims::Claims::attributes`).
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// The authenticated caller of a request.
@@ -94,6 +97,15 @@ impl Principal {
         match self {
             Principal::User(u) => u.org.as_deref(),
             _ => None,
+        }
+    }
+
+    /// Attributes row filters may name, from the token's claims; none for
+    /// other kinds of caller.
+    pub fn attributes(&self) -> BTreeMap<String, String> {
+        match self {
+            Principal::User(u) => u.attributes.clone(),
+            _ => BTreeMap::new(),
         }
     }
 
@@ -191,6 +203,7 @@ impl Authenticator {
                 roles: claims.roles,
                 org: claims.org,
                 key_id: claims.key_id,
+                attributes: claims.attributes,
             })),
             Err(e) if e.is_token_error() => Err(invalid_token(e.description())),
             Err(e) => {

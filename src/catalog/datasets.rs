@@ -98,10 +98,14 @@ pub struct DatasetSummary {
 pub struct DatasetDetail {
     #[serde(flatten)]
     pub summary: DatasetSummary,
-    /// Columns marked sensitive by the publisher.
+    /// Columns marked sensitive by the publisher (those hidden from the caller left out).
     pub sensitive_columns: Vec<String>,
-    /// Columns of the current version with their types; empty before the first import.
+    /// Columns of the current version with their types, as the caller may see them
+    /// (hidden columns left out); empty before the first import.
     pub columns: Vec<Column>,
+    /// Columns the caller receives masked or hashed, with the treatment (`mask`, `hash`).
+    #[schema(example = json!({"tailnum": "mask"}))]
+    pub masked_columns: std::collections::BTreeMap<String, String>,
     /// The current version; null before the first import.
     pub version: Option<VersionInfo>,
     /// Every version, newest first.
@@ -321,6 +325,7 @@ impl DatasetRecord {
                 .as_ref()
                 .map(|v| v.columns.clone())
                 .unwrap_or_default(),
+            masked_columns: Default::default(),
             version: current.map(|v| v.info()),
             versions: versions.iter().map(|v| v.info()).collect(),
             created_at: self.created_at.clone(),

@@ -7,6 +7,7 @@
 pub mod csv;
 pub mod cursor;
 pub mod import;
+pub mod mask;
 pub mod plan;
 pub mod query;
 mod query_record;
@@ -18,6 +19,7 @@ mod store;
 pub mod types;
 
 pub use import::{ImportProgress, NoProgress, import_file};
+pub use query_record::{REDACTED, Redact};
 pub use request::{Aggregate, AggregateFn, Direction, Format, OrderItem, QueryBody, RowsQuery};
 
 /// Drops version tables that no dataset points to: what an import that

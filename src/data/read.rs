@@ -57,6 +57,14 @@ fn sql_error(e: diesel::result::Error) -> Error {
     }
 }
 
+/// Puts the mask functions a plan's masked columns call on `conn`.
+fn install_masks(conn: &mut AnyConnection, plan: &Plan) -> Result<()> {
+    match &plan.mask_key {
+        Some(key) => super::mask::install(sqlite(conn), key),
+        None => Ok(()),
+    }
+}
+
 /// One page, rendered in the plan's format.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -75,6 +83,7 @@ fn count(conn: &mut AnyConnection, stmt: &Statement) -> Result<i64> {
 
 /// Runs `plan` for one page. Blocking.
 pub fn fetch_page(conn: &mut AnyConnection, plan: &Plan, key: &CursorKey) -> Result<Page> {
+    install_masks(conn, plan)?;
     let limit = plan.limit.map(|l| l as usize).unwrap_or(usize::MAX);
     let (rows, keys): (Vec<String>, Vec<String>) = if plan.keyed {
         let rows: Vec<RowKey> = sqlite_query(&plan.rows.sql, &plan.rows.binds)
@@ -185,6 +194,7 @@ fn export_rows(
     stats: &mut ExportStats,
 ) -> Result<()> {
     let mut conn = db.get()?;
+    install_masks(&mut conn, plan)?;
     let iter = sqlite_query(&plan.rows.sql, &plan.rows.binds)
         .load_iter::<RowOnly, DefaultLoadingMode>(sqlite(&mut conn))
         .map_err(sql_error)?;

@@ -3,6 +3,7 @@
 //! engine ready to send and are never re-encoded in Rust. JSON keys are
 //! bound values; identifiers go through `push_ident`.
 
+use super::mask::Protection;
 use super::request::{AggregateFn, Format};
 use super::sql::SqlBuilder;
 use super::types::ColumnType;
@@ -14,6 +15,8 @@ pub enum Source {
     Column(String),
     /// An aggregate, over a column or (count only) over rows.
     Aggregate(AggregateFn, Option<String>),
+    /// A column of the given stored type, masked or hashed for the caller.
+    Masked(String, ColumnType, Protection),
 }
 
 /// One field of a result row.
@@ -32,6 +35,7 @@ pub fn push_value(b: &mut SqlBuilder, field: &Field) {
         Source::Column(c) => {
             b.push_ident(c);
         }
+        Source::Masked(c, ty, p) => super::mask::push_masked(b, c, *ty, *p),
         Source::Aggregate(f, col) => {
             b.push(match f {
                 AggregateFn::Count => "COUNT(",

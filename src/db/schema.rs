@@ -181,9 +181,22 @@ diesel::table! {
 
 diesel::joinable!(access_requests -> datasets (dataset_id));
 diesel::joinable!(grants -> datasets (dataset_id));
+diesel::table! {
+    column_rules (dataset_id, role) {
+        dataset_id -> BigInt,
+        role -> Text,
+        treatments -> Text,
+        buckets -> Text,
+        row_filter -> Nullable<Text>,
+        updated_at -> Text,
+        updated_by -> Text,
+    }
+}
+
 diesel::joinable!(datasets -> organizations (organization_id));
 diesel::joinable!(dataset_tags -> datasets (dataset_id));
 diesel::joinable!(dataset_versions -> datasets (dataset_id));
+diesel::joinable!(column_rules -> datasets (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
@@ -198,4 +211,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     policy_revisions,
     access_requests,
     grants,
+    column_rules,
 );

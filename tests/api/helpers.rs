@@ -75,6 +75,7 @@ pub struct DatasetBuilder {
     organization: String,
     tags: Vec<String>,
     title: String,
+    sensitive: Vec<String>,
 }
 
 impl DatasetBuilder {
@@ -85,6 +86,7 @@ impl DatasetBuilder {
             organization: "test-org".to_string(),
             tags: Vec::new(),
             title: format!("Dataset {slug}"),
+            sensitive: Vec::new(),
         }
     }
     pub fn tier(mut self, tier: Tier) -> Self {
@@ -97,6 +99,10 @@ impl DatasetBuilder {
     }
     pub fn tags(mut self, tags: &[&str]) -> Self {
         self.tags = tags.iter().map(|t| t.to_string()).collect();
+        self
+    }
+    pub fn sensitive(mut self, columns: &[&str]) -> Self {
+        self.sensitive = columns.iter().map(|c| c.to_string()).collect();
         self
     }
     pub fn title(mut self, title: &str) -> Self {
@@ -114,6 +120,7 @@ impl DatasetBuilder {
                 "organization": self.organization,
                 "tier": self.tier,
                 "tags": self.tags,
+                "sensitive_columns": self.sensitive,
             }))
             .send()
             .await

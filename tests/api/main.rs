@@ -12,6 +12,7 @@ mod errors;
 mod export;
 mod helpers;
 mod identity;
+mod masks;
 mod policy;
 mod policy_admin;
 mod publishing;

@@ -12,6 +12,7 @@ use crate::audit::Note;
 use crate::auth::Principal;
 use crate::catalog::{self, DatasetDetail, DatasetFilter, DatasetSummary, NewDataset, Tier};
 use crate::error::{Error, Result};
+use crate::masks::{self, Viewer};
 use crate::policy::{self, Action};
 
 /// Query parameters of the dataset listing.
@@ -150,7 +151,11 @@ pub async fn get_dataset(
         .db
         .run(move |conn| {
             let dataset = authorize(conn, &engine, &principal, &note, &slug, Action::CatalogRead)?;
-            dataset.detail(conn)
+            let mut detail = dataset.detail(conn)?;
+            let columns = detail.columns.clone();
+            masks::view_for(conn, &dataset, &columns, &Viewer::of(&principal))?
+                .shape_detail(&mut detail);
+            Ok(detail)
         })
         .await?;
     let body = serde_json::to_vec(&detail).map_err(|e| Error::internal("encoding metadata", e))?;

@@ -6,10 +6,12 @@ use crate::access::{self, GrantCheck};
 use crate::audit::Note;
 use crate::auth::Principal;
 use crate::catalog::{self, DatasetRecord, DatasetSlug, Tier, VersionRecord};
-use crate::data::plan::Target;
+use crate::data::plan::{Restriction, Target};
 use crate::data::sql::Dialect;
+use crate::data::{Redact, RowsQuery};
 use crate::db::{AnyConnection, Backend};
 use crate::error::{Error, Result};
+use crate::masks::{self, GrantScope, View, Viewer};
 use crate::policy::{self, Action, DatasetRef, Engine};
 
 fn not_found(slug: &str) -> Error {
@@ -64,6 +66,18 @@ pub fn authorize(
     slug: &str,
     action: Action,
 ) -> Result<DatasetRecord> {
+    authorize_granted(conn, engine, principal, note, slug, action).map(|(dataset, _)| dataset)
+}
+
+/// `authorize`, also naming the grant that allowed the action when no rule did.
+fn authorize_granted(
+    conn: &mut AnyConnection,
+    engine: &Engine,
+    principal: &Principal,
+    note: &Note,
+    slug: &str,
+    action: Action,
+) -> Result<(DatasetRecord, Option<access::Grant>)> {
     let shown: String = slug.chars().take(80).collect();
     note.update(|d| {
         d.dataset = Some(shown.clone());
@@ -107,7 +121,7 @@ pub fn authorize(
                     "allow",
                     &format!("grant:{}", grant.id),
                 );
-                return Ok(dataset);
+                return Ok((dataset, Some(grant)));
             }
             GrantCheck::Lapsed(grant) => {
                 note.decision(
@@ -123,33 +137,64 @@ pub fn authorize(
     }
     note.decision(&shown, action.as_str(), effect, &rule);
     match (decision.allowed, visible) {
-        (true, _) => Ok(dataset),
+        (true, _) => Ok((dataset, None)),
         (false, true) => Err(denied(principal, &dataset, action)),
         (false, false) => Err(not_found(slug)),
     }
 }
 
-/// The dataset and its current version, for reading rows.
-pub fn authorize_rows(
+/// The dataset and its current version, for reading rows, and the grant that
+/// allowed it when no rule did.
+fn authorize_rows(
     conn: &mut AnyConnection,
     engine: &Engine,
     principal: &Principal,
     note: &Note,
     slug: &str,
     action: Action,
-) -> Result<(DatasetRecord, VersionRecord)> {
-    let dataset = authorize(conn, engine, principal, note, slug, action)?;
+) -> Result<(DatasetRecord, VersionRecord, Option<access::Grant>)> {
+    let (dataset, grant) = authorize_granted(conn, engine, principal, note, slug, action)?;
     let version = catalog::current_version(conn, &dataset)?.ok_or_else(|| {
         Error::conflict(format!(
             "dataset '{}' has no data yet; its publisher uploads it with PUT /v1/datasets/{}/data",
             dataset.slug, dataset.slug
         ))
     })?;
-    Ok((dataset, version))
+    Ok((dataset, version, grant))
 }
 
-pub fn target(version: &VersionRecord, backend: Backend) -> Target<'_> {
+/// The dataset, its current version and what the caller sees of it (masks
+/// and row filters). The query's audit text is noted again once the view is
+/// known, with only the values compared against protected columns left out.
+pub fn authorize_view(
+    conn: &mut AnyConnection,
+    engine: &Engine,
+    principal: &Principal,
+    note: &Note,
+    slug: &str,
+    action: Action,
+    query: &RowsQuery,
+) -> Result<(DatasetRecord, VersionRecord, View)> {
+    let (dataset, version, grant) = authorize_rows(conn, engine, principal, note, slug, action)?;
+    let mut viewer = Viewer::of(principal);
+    // Under a grant, the caller sees what the grant names: its columns, its rows.
+    viewer.grant = grant.map(|g| GrantScope {
+        columns: g.columns,
+        row_filter: g.row_filter,
+    });
+    let view = masks::view_for(conn, &dataset, &version.columns, &viewer)?;
+    let protected = view.protected();
+    note.update(|d| d.query = Some(query.audit_text_redacting(Redact::Columns(&protected))));
+    Ok((dataset, version, view))
+}
+
+pub fn target<'a>(
+    version: &'a VersionRecord,
+    backend: Backend,
+    restriction: &'a Restriction,
+) -> Target<'a> {
     Target {
+        restriction,
         dataset_id: version.dataset_id,
         version_id: version.id,
         version_number: version.number,

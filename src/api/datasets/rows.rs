@@ -7,13 +7,13 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::resolve::{authorize_rows, target};
+use super::resolve::{authorize_view, target};
 use crate::api::state::AppState;
 use crate::audit::{Note, StreamOutcome};
 use crate::auth::Principal;
 use crate::data::plan::{Limits, plan_rows};
 use crate::data::read::{Page, fetch_page, start_export};
-use crate::data::{Format, QueryBody, RowsQuery};
+use crate::data::{Format, QueryBody, Redact, RowsQuery};
 use crate::error::{Error, Kind, Result};
 use crate::policy::Action;
 
@@ -116,8 +116,11 @@ async fn run_page(
     query: RowsQuery,
     format: Format,
 ) -> Result<HttpResponse> {
-    note.update(|d| d.query = Some(query.audit_text()));
+    // Until the caller's view of the dataset is known, no filter value is
+    // kept: a refused probe of a masked column must not reach the log.
+    note.update(|d| d.query = Some(query.audit_text_redacting(Redact::All)));
     let page_note = note.clone();
+    let mask_key = state.mask_key.clone();
     let key = state.cursor_key.clone();
     let limits = limits(state);
     let backend = state.db.backend();
@@ -125,16 +128,18 @@ async fn run_page(
     let page: Page = state
         .db
         .run(move |conn| {
-            let (_dataset, version) = authorize_rows(
+            let (_dataset, version, view) = authorize_view(
                 conn,
                 &engine,
                 &principal,
                 &page_note,
                 &slug,
                 Action::DataQuery,
+                &query,
             )?;
+            let restriction = view.restriction(&mask_key);
             let plan = plan_rows(
-                target(&version, backend),
+                target(&version, backend, &restriction),
                 &query,
                 format,
                 Some(limits),
@@ -171,10 +176,10 @@ async fn run_page(
             content((RowsPage = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 400, description = "A parameter is invalid: unknown column, malformed filter, limit over the maximum, altered cursor"),
         (status = 401, description = "The credentials are invalid"),
-        (status = 403, description = "The dataset's data is not open to the caller"),
+        (status = 403, description = "The dataset's data is not open to the caller, or the query filters, orders, groups or aggregates by a column the caller sees masked, hashed or hidden, or selects a hidden one (the error names the column)"),
         (status = 404, description = "No such dataset, or not visible to the caller"),
         (status = 406, description = "The Accept header names no format Kaifang produces"),
-        (status = 409, description = "The dataset has no data yet, or changed since the cursor was issued"),
+        (status = 409, description = "The dataset has no data yet, changed since the cursor was issued, or its row filter for the caller no longer fits its columns"),
     ),
     security((), ("bearer" = []), ("api_key" = []))
 )]
@@ -215,10 +220,10 @@ pub async fn query_rows(
             content((RowsPage = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 400, description = "The query is invalid"),
         (status = 401, description = "The credentials are invalid"),
-        (status = 403, description = "The dataset's data is not open to the caller"),
+        (status = 403, description = "The dataset's data is not open to the caller, or the query filters, orders, groups or aggregates by a column the caller sees masked, hashed or hidden, or selects a hidden one (the error names the column)"),
         (status = 404, description = "No such dataset, or not visible to the caller"),
         (status = 406, description = "The Accept header names no format Kaifang produces"),
-        (status = 409, description = "The dataset has no data yet, or changed since the cursor was issued"),
+        (status = 409, description = "The dataset has no data yet, changed since the cursor was issued, or its row filter for the caller no longer fits its columns"),
         (status = 413, description = "The body is too large"),
         (status = 415, description = "The body is not JSON"),
     ),
@@ -257,10 +262,10 @@ pub async fn query_dataset(
             content((String = "text/csv"), (String = "application/x-ndjson"), (Vec<serde_json::Map<String, serde_json::Value>> = "application/json"))),
         (status = 400, description = "A parameter is invalid"),
         (status = 401, description = "The credentials are invalid"),
-        (status = 403, description = "The dataset's data is not open to the caller"),
+        (status = 403, description = "The dataset's data is not open to the caller, or the query filters, orders, groups or aggregates by a column the caller sees masked, hashed or hidden, or selects a hidden one (the error names the column)"),
         (status = 404, description = "No such dataset, or not visible to the caller"),
         (status = 406, description = "The Accept header names no format Kaifang produces"),
-        (status = 409, description = "The dataset has no data yet"),
+        (status = 409, description = "The dataset has no data yet, or its row filter for the caller no longer fits its columns"),
     ),
     security((), ("bearer" = []), ("api_key" = []))
 )]
@@ -283,8 +288,9 @@ pub async fn export_rows(
         None,
         None,
     )?;
-    note.update(|d| d.query = Some(query.audit_text()));
+    note.update(|d| d.query = Some(query.audit_text_redacting(Redact::All)));
     let key = state.cursor_key.clone();
+    let mask_key = state.mask_key.clone();
     let backend = state.db.backend();
     let engine = state.policy.current();
     let slug = slug.into_inner();
@@ -293,15 +299,23 @@ pub async fn export_rows(
     let plan = state
         .db
         .run(move |conn| {
-            let (_dataset, version) = authorize_rows(
+            let (_dataset, version, view) = authorize_view(
                 conn,
                 &engine,
                 &principal,
                 &plan_note,
                 &plan_slug,
                 Action::DataExport,
+                &query,
             )?;
-            plan_rows(target(&version, backend), &query, format, None, &key)
+            let restriction = view.restriction(&mask_key);
+            plan_rows(
+                target(&version, backend, &restriction),
+                &query,
+                format,
+                None,
+                &key,
+            )
         })
         .await?;
     let mut export = start_export(&state.db, plan);

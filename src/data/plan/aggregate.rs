@@ -1,7 +1,9 @@
 //! Planning grouped queries: group columns, aggregates, their names and
 //! types, ordering by any result field, and the count of groups.
 
-use super::{Limits, Plan, Target, check_limit, column, push_direction, push_filter};
+use super::{
+    Limits, Plan, Target, Use, check_limit, mask_key, push_direction, push_where, restricted_column,
+};
 use crate::data::render::{self, Field, Source};
 use crate::data::request::{Aggregate, AggregateFn, Direction, Format, RowsQuery};
 use crate::data::sql::SqlBuilder;
@@ -28,7 +30,7 @@ pub(super) fn plan_aggregate(
     format: Format,
     limits: Option<Limits>,
 ) -> Result<Plan> {
-    let columns = target.columns;
+    let visible = target.restriction.visible(target.columns);
     if query.select.is_some() {
         return Err(Error::bad_request(
             "select does not combine with group_by/aggregates: grouped rows hold the group columns and the aggregates",
@@ -46,7 +48,7 @@ pub(super) fn plan_aggregate(
     }
     let mut fields: Vec<Field> = Vec::new();
     for name in &query.group_by {
-        let c = column(columns, name)?;
+        let c = restricted_column(&target, &visible, name, Some(Use::Group))?;
         if fields.iter().any(|f| f.name == c.name) {
             return Err(Error::bad_request(format!(
                 "column '{}' is grouped twice",
@@ -73,7 +75,7 @@ pub(super) fn plan_aggregate(
         let col = a
             .column
             .as_deref()
-            .map(|n| column(columns, n))
+            .map(|n| restricted_column(&target, &visible, n, Some(Use::Aggregate)))
             .transpose()?;
         let ty = match (a.function, col) {
             (AggregateFn::Count, _) => ColumnType::Integer,
@@ -136,11 +138,8 @@ pub(super) fn plan_aggregate(
     let mut b = SqlBuilder::new(target.dialect);
     b.push("SELECT ");
     render::push_row(&mut b, &fields, format);
-    b.push(" AS r FROM ")
-        .push_ident(target.table)
-        .push(" WHERE (");
-    push_filter(&mut b, query.filter.as_ref(), columns)?;
-    b.push(")");
+    b.push(" AS r FROM ").push_ident(target.table);
+    push_where(&mut b, &target, &visible, query.filter.as_ref())?;
     let groups = fields.get(..group_count).unwrap_or(&[]);
     push_group_by(&mut b, groups);
     let mut first = true;
@@ -162,10 +161,8 @@ pub(super) fn plan_aggregate(
     let count = if query.count {
         let mut c = SqlBuilder::new(target.dialect);
         c.push("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ")
-            .push_ident(target.table)
-            .push(" WHERE (");
-        push_filter(&mut c, query.filter.as_ref(), columns)?;
-        c.push(")");
+            .push_ident(target.table);
+        push_where(&mut c, &target, &visible, query.filter.as_ref())?;
         push_group_by(&mut c, groups);
         c.push(") AS g");
         Some(c.into())
@@ -182,6 +179,7 @@ pub(super) fn plan_aggregate(
         dataset_id: target.dataset_id,
         version_id: target.version_id,
         fingerprint: String::new(),
+        mask_key: mask_key(&target),
     })
 }
 

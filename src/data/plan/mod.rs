@@ -5,10 +5,14 @@
 
 mod aggregate;
 mod keyset;
+mod restrict;
+
+pub use restrict::{Restriction, Use};
 
 use crate::data::cursor::{self, CursorKey, CursorPayload};
-use crate::data::query::{Expr, MAX_FILTER_VALUES, write_filter};
-use crate::data::render::{self, Field, Source};
+use crate::data::mask::MaskKey;
+use crate::data::query::{Expr, MAX_FILTER_VALUES, columns_used, write_filter};
+use crate::data::render::{self, Field};
 use crate::data::request::{Direction, Format, OrderItem, RowsQuery};
 use crate::data::sql::{Dialect, SqlBuilder};
 use crate::data::store::ROW_COLUMN;
@@ -33,6 +37,8 @@ pub struct Target<'a> {
     pub table: &'a str,
     pub columns: &'a [Column],
     pub dialect: Dialect,
+    /// What this caller may see of the version.
+    pub restriction: &'a Restriction,
 }
 
 /// One SQL statement with its values.
@@ -63,6 +69,9 @@ pub struct Plan {
     pub dataset_id: i64,
     pub version_id: i64,
     pub fingerprint: String,
+    /// Set when the plan renders masked or hashed columns: the mask
+    /// functions must be installed, with this key, on the connection first.
+    pub mask_key: Option<MaskKey>,
 }
 
 pub(crate) fn column<'c>(columns: &'c [Column], name: &str) -> Result<&'c Column> {
@@ -74,6 +83,71 @@ pub(crate) fn column<'c>(columns: &'c [Column], name: &str) -> Result<&'c Column
             names.join(", ")
         ))
     })
+}
+
+/// The column named `name` for a caller restricted by `target.restriction`:
+/// a column it does not see in full is refused as `how` (403); an unknown
+/// name is a 400 listing only the columns the caller may see.
+pub(crate) fn restricted_column<'c>(
+    target: &Target<'c>,
+    visible: &[Column],
+    name: &str,
+    how: Option<Use>,
+) -> Result<&'c Column> {
+    match target.columns.iter().find(|c| c.name == name) {
+        Some(c) => {
+            if let Some(how) = how {
+                target.restriction.check(&c.name, how)?;
+            }
+            Ok(c)
+        }
+        None => column(visible, name).and_then(|_| {
+            Err(Error::internal(
+                "looking up a column",
+                "visible but not in the version",
+            ))
+        }),
+    }
+}
+
+/// Refuses a caller's filter that names a column it does not see in full.
+pub(crate) fn check_filter(target: &Target<'_>, filter: Option<&Expr>) -> Result<()> {
+    if let Some(f) = filter {
+        for name in columns_used(f) {
+            if target.columns.iter().any(|c| c.name == name) {
+                target.restriction.check(name, Use::Filter)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Pushes ` WHERE (<caller's filter>)`, and the caller's row filter after it.
+pub(crate) fn push_where(
+    b: &mut SqlBuilder,
+    target: &Target<'_>,
+    visible: &[Column],
+    filter: Option<&Expr>,
+) -> Result<()> {
+    b.push(" WHERE (");
+    push_filter(b, filter, visible)?;
+    b.push(")");
+    target.restriction.push_row_filter(b, target.columns)
+}
+
+fn mask_key(target: &Target<'_>) -> Option<MaskKey> {
+    if target.restriction.needs_functions() {
+        // A hashed column without a key was refused while planning fields.
+        Some(
+            target
+                .restriction
+                .key
+                .clone()
+                .unwrap_or_else(|| MaskKey::new(Vec::new())),
+        )
+    } else {
+        None
+    }
 }
 
 pub(crate) fn push_filter(
@@ -143,19 +217,17 @@ pub fn plan_rows(
     limits: Option<Limits>,
     key: &CursorKey,
 ) -> Result<Plan> {
+    check_filter(&target, query.filter.as_ref())?;
     if query.is_aggregate() {
         return aggregate::plan_aggregate(target, query, format, limits);
     }
-    let columns = target.columns;
+    let visible = target.restriction.visible(target.columns);
+    let restriction = target.restriction;
     let fields: Vec<Field> = match &query.select {
-        None => columns
+        None => visible
             .iter()
-            .map(|c| Field {
-                name: c.name.clone(),
-                source: Source::Column(c.name.clone()),
-                ty: c.ty,
-            })
-            .collect(),
+            .map(|c| restriction.field(c))
+            .collect::<Result<_>>()?,
         Some(names) => {
             if names.is_empty() || names.iter().all(|n| n.is_empty()) {
                 return Err(Error::bad_request(
@@ -164,18 +236,14 @@ pub fn plan_rows(
             }
             let mut out: Vec<Field> = Vec::with_capacity(names.len());
             for name in names {
-                let c = column(columns, name)?;
+                let c = restricted_column(&target, &visible, name, None)?;
                 if out.iter().any(|f| f.name == c.name) {
                     return Err(Error::bad_request(format!(
                         "column '{}' is selected twice",
                         c.name
                     )));
                 }
-                out.push(Field {
-                    name: c.name.clone(),
-                    source: Source::Column(c.name.clone()),
-                    ty: c.ty,
-                });
+                out.push(restriction.field(c)?);
             }
             out
         }
@@ -187,7 +255,7 @@ pub fn plan_rows(
     }
     let mut order: Vec<(&Column, Direction)> = Vec::with_capacity(query.order.len());
     for item in &query.order {
-        let c = column(columns, &item.column)?;
+        let c = restricted_column(&target, &visible, &item.column, Some(Use::Order))?;
         if order.iter().any(|(o, _)| o.name == c.name) {
             return Err(Error::bad_request(format!(
                 "column '{}' appears twice in order",
@@ -246,9 +314,8 @@ pub fn plan_rows(
         }
         b.push_ident(ROW_COLUMN).push(") AS k");
     }
-    b.push(" FROM ").push_ident(target.table).push(" WHERE (");
-    push_filter(&mut b, query.filter.as_ref(), columns)?;
-    b.push(")");
+    b.push(" FROM ").push_ident(target.table);
+    push_where(&mut b, &target, &visible, query.filter.as_ref())?;
     if let Some(payload) = &keyset {
         b.push(" AND (");
         keyset::push_keyset(&mut b, &order, &payload.k)?;
@@ -270,10 +337,8 @@ pub fn plan_rows(
     let count = if query.count {
         let mut c = SqlBuilder::new(target.dialect);
         c.push("SELECT COUNT(*) AS n FROM ")
-            .push_ident(target.table)
-            .push(" WHERE (");
-        push_filter(&mut c, query.filter.as_ref(), columns)?;
-        c.push(")");
+            .push_ident(target.table);
+        push_where(&mut c, &target, &visible, query.filter.as_ref())?;
         Some(c.into())
     } else {
         None
@@ -289,6 +354,7 @@ pub fn plan_rows(
         dataset_id: target.dataset_id,
         version_id: target.version_id,
         fingerprint,
+        mask_key: mask_key(&target),
     })
 }
 

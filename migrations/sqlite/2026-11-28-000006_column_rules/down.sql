@@ -1,0 +1,1 @@
+DROP TABLE column_rules;
