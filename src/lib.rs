@@ -15,5 +15,6 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod fair_use;
+pub mod metrics;
 pub mod policy;
 pub mod startup;

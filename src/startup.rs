@@ -105,6 +105,7 @@ impl Application {
         let (writer, audit_public_key) = start_audit(settings, &db)?;
         let keys_db = db.clone();
         let writer = web::Data::new(writer);
+        let metrics = web::Data::new(crate::metrics::Metrics::new());
         let limiter = (settings.rate_limit_per_second > 0.0).then(|| {
             web::Data::new(RateLimiter::new(
                 settings.rate_limit_per_second,
@@ -148,6 +149,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(auth.clone())
                 .app_data(writer.clone())
+                .app_data(metrics.clone())
                 .app_data(limiter.clone())
                 .configure(api::configure)
                 .split_for_parts();

@@ -8,6 +8,8 @@ mod api_keys;
 mod audit;
 mod datasets;
 mod guard;
+mod health;
+mod metrics;
 pub mod middleware;
 mod organizations;
 mod params;
@@ -55,7 +57,10 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(policy::check_policy)
         .service(policy::simulate_policy)
         .service(principals::get_principal_roles)
-        .service(principals::set_principal_roles);
+        .service(principals::set_principal_roles)
+        .service(health::get_health)
+        .service(health::get_readiness)
+        .service(metrics::get_metrics);
 }
 
 fn json_config() -> web::JsonConfig {

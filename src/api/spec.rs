@@ -25,6 +25,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "admin", description = "API keys for programs"),
         (name = "policy", description = "Who may do what: the rules in force, role assignments, revisions, explain and simulate"),
         (name = "audit", description = "The hash-chained record of every request: listing, export, verification"),
+        (name = "operations", description = "Liveness, readiness and metrics for the people and programs that run the gateway"),
     ),
     components(schemas(Problem)),
     modifiers(&Security, &ProblemResponses)

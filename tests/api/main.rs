@@ -11,6 +11,7 @@ mod errors;
 mod export;
 mod helpers;
 mod identity;
+mod operations;
 mod policy;
 mod policy_admin;
 mod publishing;
