@@ -15,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod fair_use;
+pub mod logging;
 pub mod metrics;
 pub mod policy;
 pub mod startup;

@@ -6,6 +6,7 @@
 
 mod audit;
 mod catalog;
+mod config;
 mod durability;
 mod errors;
 mod export;
