@@ -89,7 +89,7 @@ pub struct Settings {
     pub rate_limit_burst: u32,
     /// Log lines as readable text (`text`) or one JSON object a line (`json`).
     pub log_format: String,
-    /// Largest request head (request line and headers together), in bytes; 431 above.
+    /// Largest total of header fields, credentials aside, in bytes; 431 above.
     pub max_header_bytes: usize,
     /// Seconds a client has to send the request head after connecting (0: no limit).
     pub request_head_timeout_secs: u64,

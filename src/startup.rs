@@ -2,8 +2,10 @@
 //! instance keys, bind the listener (port 0 in tests) and assemble the app.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::KeepAlive;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use utoipa::OpenApi;
@@ -106,6 +108,10 @@ impl Application {
         let keys_db = db.clone();
         let writer = web::Data::new(writer);
         let metrics = web::Data::new(crate::metrics::Metrics::new());
+        let cors_origins = web::Data::new(api::cors::CorsOrigins(
+            settings.cors_allowed_origins.clone(),
+        ));
+        let max_header = web::Data::new(api::limits::MaxHeaderBytes(settings.max_header_bytes));
         let limiter = (settings.rate_limit_per_second > 0.0).then(|| {
             web::Data::new(RateLimiter::new(
                 settings.rate_limit_per_second,
@@ -150,6 +156,8 @@ impl Application {
                 .app_data(auth.clone())
                 .app_data(writer.clone())
                 .app_data(metrics.clone())
+                .app_data(cors_origins.clone())
+                .app_data(max_header.clone())
                 .app_data(limiter.clone())
                 .configure(api::configure)
                 .split_for_parts();
@@ -157,7 +165,15 @@ impl Application {
                 .route("/docs", web::get().to(docs_redirect))
                 .default_service(web::to(api::no_route))
                 .wrap(Compress::default())
+                .wrap(from_fn(api::cors::cors))
+                .wrap(from_fn(api::limits::header_limit))
                 .wrap(from_fn(api::middleware::pipeline))
+                .wrap(from_fn(api::security_headers::security_headers))
+        })
+        .client_request_timeout(Duration::from_secs(settings.request_head_timeout_secs))
+        .keep_alive(match settings.keep_alive_secs {
+            0 => KeepAlive::Disabled,
+            secs => KeepAlive::Timeout(Duration::from_secs(secs)),
         })
         .listen(listener)
         .map_err(|e| Error::internal("starting the HTTP server", e))?

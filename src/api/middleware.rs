@@ -359,6 +359,7 @@ fn kind_for(status: actix_web::http::StatusCode) -> crate::error::Kind {
         413 => Kind::PayloadTooLarge,
         429 => Kind::TooManyRequests,
         415 => Kind::UnsupportedMediaType,
+        431 => Kind::HeadersTooLarge,
         503 => Kind::Unavailable,
         s if s >= 500 => Kind::Internal,
         _ => Kind::BadRequest,

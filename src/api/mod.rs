@@ -6,9 +6,12 @@
 
 mod api_keys;
 mod audit;
+pub mod cors;
 mod datasets;
+mod etag;
 mod guard;
 mod health;
+pub mod limits;
 mod metrics;
 pub mod middleware;
 mod organizations;
@@ -16,6 +19,7 @@ mod params;
 mod policy;
 mod principals;
 mod recording;
+pub mod security_headers;
 mod spec;
 pub mod state;
 

@@ -10,6 +10,7 @@ mod config;
 mod durability;
 mod errors;
 mod export;
+mod hardening;
 mod helpers;
 mod identity;
 mod operations;
