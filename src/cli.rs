@@ -1,8 +1,10 @@
-//! The command line: `serve`, `migrate`, `import`, `openapi` and `audit`. Each
+//! The command line: `serve`, `migrate`, `import`, `openapi`, `token`,
+//! `policy`, `audit` and `config`. Each
 //! command loads the settings and calls the rooms; nothing here is logic of
 //! its own beyond presenting progress and results on the terminal.
 
 mod audit;
+mod config;
 mod policy;
 mod token;
 
@@ -24,6 +26,10 @@ pub struct Cli {
     /// Configuration file (default: ./kaifang.toml when present).
     #[arg(long, global = true, env = "KAIFANG_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Log format: readable `text` or one JSON object a line (`json`); overrides
+    /// `log_format` and KAIFANG_LOG_FORMAT.
+    #[arg(long, global = true, value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -100,16 +106,32 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Check the configuration.
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCommand,
+    },
 }
 
 pub fn load_settings(config: Option<&Path>) -> Result<Settings> {
     Settings::load(config)
 }
 
-/// Runs the parsed command.
-pub async fn run(cli: Cli) -> Result<()> {
+/// The settings the parsed command line asks for: the file, the
+/// environment, then the global flags.
+pub fn settings_for(cli: &Cli) -> Result<Settings> {
     let mut settings = load_settings(cli.config.as_deref())?;
+    if let Some(format) = &cli.log_format {
+        settings.log_format.clone_from(format);
+    }
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// Runs the parsed command with the settings `settings_for` loaded.
+pub async fn run(cli: Cli, mut settings: Settings) -> Result<()> {
     match cli.command {
+        Command::Config { command } => config::run(&settings, cli.config.as_deref(), command),
         Command::Openapi => {
             let doc = crate::api::openapi();
             let json = doc

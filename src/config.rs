@@ -5,12 +5,12 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::jwt_config::JwtSettings;
 use crate::error::{Error, Result};
 
-/// A secret value that prints as `[redacted]`.
+/// A secret value that prints (and serializes) as `[redacted]`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(String);
@@ -24,6 +24,26 @@ impl Secret {
     }
 }
 
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(REDACTED)
+    }
+}
+
+/// What a secret prints as.
+pub const REDACTED: &str = "[redacted]";
+
+/// Serializes a secret kept as a plain string as `[redacted]`.
+pub fn redact<S: serde::Serializer>(
+    value: &Option<String>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => s.serialize_str(REDACTED),
+        None => s.serialize_none(),
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
@@ -31,7 +51,8 @@ impl fmt::Debug for Secret {
 }
 
 /// Every setting of the gateway. Each one is documented in the README.
-#[derive(Debug, Clone, Deserialize)]
+/// Serializing it (`kaifang config check`) redacts every secret.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Address the HTTP server listens on.
@@ -68,6 +89,16 @@ pub struct Settings {
     pub rate_limit_burst: u32,
     /// Seconds requests in flight get to finish after SIGTERM or SIGINT.
     pub shutdown_timeout_secs: u64,
+    /// Log lines as readable text (`text`) or one JSON object a line (`json`).
+    pub log_format: String,
+    /// Largest total of header fields, credentials aside, in bytes; 431 above.
+    pub max_header_bytes: usize,
+    /// Seconds a client has to send the request head after connecting (0: no limit).
+    pub request_head_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open (0: close after each response).
+    pub keep_alive_secs: u64,
+    /// Origins browsers may call the API from (`https://portal.example.gov`); none: no CORS.
+    pub cors_allowed_origins: Vec<String>,
     /// How bearer JWTs are verified (the `[jwt]` table); off when no key is set.
     pub jwt: JwtSettings,
 }
@@ -91,6 +122,11 @@ impl Default for Settings {
             rate_limit_per_second: 0.0,
             rate_limit_burst: 100,
             shutdown_timeout_secs: 30,
+            log_format: "text".to_string(),
+            max_header_bytes: 16 * 1024,
+            request_head_timeout_secs: 5,
+            keep_alive_secs: 5,
+            cors_allowed_origins: Vec::new(),
             jwt: JwtSettings::default(),
         }
     }
@@ -181,6 +217,26 @@ impl Settings {
         }
         if let Some(v) = get("KAIFANG_AUDIT_CHECKPOINT_SECS") {
             self.audit_checkpoint_secs = num("KAIFANG_AUDIT_CHECKPOINT_SECS", v)?;
+        }
+        if let Some(v) = get("KAIFANG_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        if let Some(v) = get("KAIFANG_MAX_HEADER_BYTES") {
+            self.max_header_bytes = num("KAIFANG_MAX_HEADER_BYTES", v)?;
+        }
+        if let Some(v) = get("KAIFANG_REQUEST_HEAD_TIMEOUT_SECS") {
+            self.request_head_timeout_secs = num("KAIFANG_REQUEST_HEAD_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = get("KAIFANG_KEEP_ALIVE_SECS") {
+            self.keep_alive_secs = num("KAIFANG_KEEP_ALIVE_SECS", v)?;
+        }
+        if let Some(v) = get("KAIFANG_CORS_ALLOWED_ORIGINS") {
+            self.cors_allowed_origins = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
         }
         self.apply_jwt_env(&get, num::<u64>)
     }
@@ -305,6 +361,20 @@ impl Settings {
                 self.default_limit, self.max_limit
             )));
         }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(Error::bad_request(format!(
+                "log_format must be 'text' or 'json', not '{}'",
+                self.log_format
+            )));
+        }
+        if !(1024..=65536).contains(&self.max_header_bytes) {
+            return Err(Error::bad_request(
+                "max_header_bytes must be between 1024 and 65536",
+            ));
+        }
+        for origin in &self.cors_allowed_origins {
+            check_origin(origin)?;
+        }
         if let Some(token) = &self.admin_token
             && token.expose().len() < 16
         {
@@ -313,6 +383,27 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, nothing after.
+fn check_origin(origin: &str) -> Result<()> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let ok = rest.is_some_and(|host| {
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_request(format!(
+            "cors_allowed_origins: '{origin}' is not an origin; write scheme://host[:port] \
+             without a path or trailing slash, e.g. https://portal.example.gov ('*' is not accepted)"
+        )))
     }
 }
 

@@ -16,6 +16,8 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod fair_use;
+pub mod logging;
 pub mod masks;
+pub mod metrics;
 pub mod policy;
 pub mod startup;

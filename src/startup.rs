@@ -2,8 +2,10 @@
 //! instance keys, bind the listener (port 0 in tests) and assemble the app.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::KeepAlive;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use utoipa::OpenApi;
@@ -145,6 +147,11 @@ impl Application {
         let keys_db = db.clone();
         let audit = writer.clone();
         let writer = web::Data::new(writer);
+        let metrics = web::Data::new(crate::metrics::Metrics::new());
+        let cors_origins = web::Data::new(api::cors::CorsOrigins(
+            settings.cors_allowed_origins.clone(),
+        ));
+        let max_header = web::Data::new(api::limits::MaxHeaderBytes(settings.max_header_bytes));
         let limiter = (settings.rate_limit_per_second > 0.0).then(|| {
             web::Data::new(RateLimiter::new(
                 settings.rate_limit_per_second,
@@ -189,6 +196,9 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(auth.clone())
                 .app_data(writer.clone())
+                .app_data(metrics.clone())
+                .app_data(cors_origins.clone())
+                .app_data(max_header.clone())
                 .app_data(limiter.clone())
                 .configure(api::configure)
                 .split_for_parts();
@@ -196,7 +206,15 @@ impl Application {
                 .route("/docs", web::get().to(docs_redirect))
                 .default_service(web::to(api::no_route))
                 .wrap(Compress::default())
+                .wrap(from_fn(api::cors::cors))
+                .wrap(from_fn(api::limits::header_limit))
                 .wrap(from_fn(api::middleware::pipeline))
+                .wrap(from_fn(api::security_headers::security_headers))
+        })
+        .client_request_timeout(Duration::from_secs(settings.request_head_timeout_secs))
+        .keep_alive(match settings.keep_alive_secs {
+            0 => KeepAlive::Disabled,
+            secs => KeepAlive::Timeout(Duration::from_secs(secs)),
         })
         .shutdown_timeout(settings.shutdown_timeout_secs)
         // Stopping is ours (see `run_until_stopped`): actix would force-stop on SIGINT.

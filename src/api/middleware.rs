@@ -2,7 +2,9 @@
 //! when sane, else generated, and echoed back), the rule that every error
 //! leaves as `application/problem+json` carrying that id (internal causes
 //! are logged here, once, and never sent), and the audit record of every
-//! request, committed before the response head leaves.
+//! request, committed before the response head leaves; then one log line
+//! and the request metrics per request. The log line names the request id,
+//! subject, route and status, never a header value or the query string.
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -15,6 +17,7 @@ use crate::audit::{AuditWriter, Note};
 use crate::auth::Principal;
 use crate::error::{Error, Kind, PROBLEM_JSON, Problem};
 use crate::fair_use::{RateLimiter, Verdict};
+use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -60,8 +63,55 @@ fn audit_writer(req: &ServiceRequest) -> Result<Option<AuditWriter>, Error> {
         })
 }
 
+/// What the closing log line and the metrics say about a request.
+struct Served<'a> {
+    metrics: Option<web::Data<Metrics>>,
+    id: &'a str,
+    subject: String,
+    method: actix_web::http::Method,
+    route: String,
+    started: std::time::Instant,
+}
+
+impl Served<'_> {
+    fn done(&self, status: u16) {
+        let elapsed = self.started.elapsed();
+        if let Some(m) = &self.metrics {
+            m.request(&self.route, status, elapsed);
+        }
+        tracing::info!(
+            request.id = %self.id,
+            subject = %self.subject,
+            http.method = %self.method,
+            http.route = %self.route,
+            http.status = status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
+}
+
+/// Counts the policy decision and the rows a finished record reports.
+pub(crate) fn observe_record(metrics: Option<&Metrics>, record: &crate::audit::AuditRecord) {
+    let Some(m) = metrics else {
+        return;
+    };
+    if let Some(d) = &record.decision {
+        m.decision(d);
+    }
+    let rows = record.rows.and_then(|r| u64::try_from(r).ok());
+    if let (Some(rows), true) = (rows, (200..300).contains(&record.status)) {
+        match (record.kind.as_str(), record.action.as_deref()) {
+            ("export_end", _) => m.rows_exported(rows),
+            ("request", Some("data:query")) => m.rows_queried(rows),
+            ("request", Some("dataset:publish")) => m.rows_imported(rows),
+            _ => {}
+        }
+    }
+}
+
 /// Middleware: request id, problem+json for every error, the audit record,
-/// one log line per request.
+/// one log line and the metrics per request.
 pub async fn pipeline(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -84,17 +134,30 @@ pub async fn pipeline(
     let principal = super::recording::authenticate(&req).await;
     let draft = Draft::begin(&req, &id, principal.as_ref());
     let mut abandoned = Abandoned::new(writer.clone(), &draft, &note);
-    let method = req.method().clone();
-    let path = req.path().to_string();
-    let started = std::time::Instant::now();
+    let served = Served {
+        metrics: req.app_data::<web::Data<Metrics>>().cloned(),
+        id: &id,
+        subject: principal
+            .as_ref()
+            .map_or_else(|| "unauthenticated".to_string(), Principal::subject),
+        method: req.method().clone(),
+        route: req
+            .match_pattern()
+            .unwrap_or_else(|| UNMATCHED_ROUTE.to_string()),
+        started: std::time::Instant::now(),
+    };
+    let metrics = served.metrics.clone();
+    let metrics = metrics.as_ref().map(|m| m.get_ref());
     let verdict = rate_verdict(&req, principal.as_ref());
     // Deny by default: an operation the spec guards never sees an anonymous caller,
     // whatever its body holds.
     let anonymous = matches!(principal.as_ref(), Some(crate::auth::Principal::Anonymous));
-    if anonymous && super::routes::requires_credentials(method.as_str(), &path) {
+    if anonymous && super::routes::requires_credentials(served.method.as_str(), req.path()) {
         abandoned.disarm();
         let problem = Error::unauthorized(format!(
-            "{method} {path} needs credentials; send Authorization: Bearer <token> or X-API-Key"
+            "{} {} needs credentials; send Authorization: Bearer <token> or X-API-Key",
+            served.method,
+            req.path().chars().take(200).collect::<String>()
         ))
         .problem(Some(&id));
         let mut refused = req.into_response(problem.into_response());
@@ -103,18 +166,21 @@ pub async fn pipeline(
             HeaderValue::from_static("Bearer"),
         );
         if let Some(w) = &writer
-            && let Err(e) = record(w, &draft, &note, &refused).await
+            && let Err(e) = record(w, &draft, &note, &refused, metrics).await
         {
             let (req, _) = refused.into_parts();
-            return Ok(ServiceResponse::new(
-                req,
-                e.problem(Some(&id)).into_response(),
-            ));
+            let res = ServiceResponse::new(req, e.problem(Some(&id)).into_response());
+            served.done(res.status().as_u16());
+            return Ok(res);
         }
+        served.done(refused.status().as_u16());
         return Ok(refused);
     }
     if let Some(v) = verdict.filter(|v| !v.allowed) {
         abandoned.disarm();
+        if let Some(m) = metrics {
+            m.rate_limited();
+        }
         let problem = Error::new(
             Kind::TooManyRequests,
             format!(
@@ -128,15 +194,15 @@ pub async fn pipeline(
             refused.headers_mut().insert(RETRY_AFTER, h);
         }
         if let Some(w) = &writer
-            && let Err(e) = record(w, &draft, &note, &refused).await
+            && let Err(e) = record(w, &draft, &note, &refused, metrics).await
         {
             let (req, _) = refused.into_parts();
-            return Ok(ServiceResponse::new(
-                req,
-                e.problem(Some(&id)).into_response(),
-            ));
+            let res = ServiceResponse::new(req, e.problem(Some(&id)).into_response());
+            served.done(res.status().as_u16());
+            return Ok(res);
         }
         rate_headers(&mut refused, v);
+        served.done(refused.status().as_u16());
         return Ok(refused);
     }
     let res = match next.call(req).await {
@@ -146,11 +212,14 @@ pub async fn pipeline(
             let problem = problem_for(&e, &id);
             abandoned.disarm();
             let record = draft.finish(problem.status, &note.take(), None);
+            observe_record(metrics, &record);
             if let Some(w) = &writer
                 && let Err(audit) = w.append(record).await
             {
+                served.done(audit.kind().status().as_u16());
                 return Err(audit.into());
             }
+            served.done(problem.status);
             return Err(
                 actix_web::error::InternalError::from_response(e, problem.into_response()).into(),
             );
@@ -158,7 +227,7 @@ pub async fn pipeline(
     };
     abandoned.disarm();
     let mut res = match &writer {
-        Some(w) => match record(w, &draft, &note, &res).await {
+        Some(w) => match record(w, &draft, &note, &res, metrics).await {
             Ok(()) => res,
             Err(e) => {
                 let (req, _) = res.into_parts();
@@ -174,14 +243,7 @@ pub async fn pipeline(
     if let Some(v) = verdict {
         rate_headers(&mut res, v);
     }
-    tracing::info!(
-        request.id = %id,
-        http.method = %method,
-        http.path = %path,
-        http.status = res.status().as_u16(),
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
+    served.done(res.status().as_u16());
     Ok(res)
 }
 
@@ -232,6 +294,7 @@ async fn record(
     draft: &Draft,
     note: &Note,
     res: &ServiceResponse<BoxBody>,
+    metrics: Option<&Metrics>,
 ) -> Result<(), Error> {
     let mut notes = note.take();
     let export = notes.export_done.take();
@@ -254,9 +317,11 @@ async fn record(
         record.rows = None;
         record.bytes = None;
     }
+    observe_record(metrics, &record);
     writer.append(record.clone()).await?;
     if let Some(done) = export {
-        record_export_end(writer.clone(), draft.clone(), record, done);
+        let metrics = res.request().app_data::<web::Data<Metrics>>().cloned();
+        record_export_end(writer.clone(), draft.clone(), record, done, metrics);
     }
     Ok(())
 }
@@ -323,6 +388,7 @@ fn kind_for(status: actix_web::http::StatusCode) -> crate::error::Kind {
         413 => Kind::PayloadTooLarge,
         429 => Kind::TooManyRequests,
         415 => Kind::UnsupportedMediaType,
+        431 => Kind::HeadersTooLarge,
         503 => Kind::Unavailable,
         s if s >= 500 => Kind::Internal,
         _ => Kind::BadRequest,

@@ -8,9 +8,14 @@ mod access;
 mod api_keys;
 mod audit;
 mod column_rules;
+pub mod cors;
 mod datasets;
+mod etag;
 mod grants;
 mod guard;
+mod health;
+pub mod limits;
+mod metrics;
 pub mod middleware;
 mod organizations;
 mod params;
@@ -18,6 +23,7 @@ mod policy;
 mod principals;
 mod recording;
 mod routes;
+pub mod security_headers;
 mod spec;
 pub mod state;
 
@@ -70,7 +76,10 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(grants::list_my_grants)
         .service(grants::revoke_grant)
         .service(column_rules::get_column_rules)
-        .service(column_rules::set_column_rules);
+        .service(column_rules::set_column_rules)
+        .service(health::get_health)
+        .service(health::get_readiness)
+        .service(metrics::get_metrics);
 }
 
 fn json_config() -> web::JsonConfig {

@@ -1,10 +1,11 @@
 //! Organisation handlers.
 
-use actix_web::{get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::datasets::page_bounds;
+use super::etag::json_with_etag;
 use super::params::PageParams;
 use super::state::AppState;
 use crate::auth::Principal;
@@ -31,9 +32,15 @@ pub struct OrganizationList {
 /// List the publishing organisations with how many of their datasets the caller can see.
 #[utoipa::path(
     tag = "catalog",
-    params(PageParams),
+    params(
+        PageParams,
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a page the client holds; 304 when it is still what this caller would get", example = "\"5f2a9c0b1d3e4f67\"")
+    ),
     responses(
-        (status = 200, description = "A page of organisations", body = OrganizationList),
+        (status = 200, description = "A page of organisations", body = OrganizationList,
+            headers(("ETag" = String, description = "Changes whenever this page, as this caller sees it, changes"))),
+        (status = 304, description = "The page named by If-None-Match is still current",
+            headers(("ETag" = String, description = "The current ETag"))),
         (status = 400, description = "A parameter is invalid"),
         (status = 401, description = "The credentials are invalid"),
     ),
@@ -41,10 +48,11 @@ pub struct OrganizationList {
 )]
 #[get("/v1/organizations")]
 pub async fn list_organizations(
+    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     params: web::Query<PageParams>,
-) -> Result<web::Json<OrganizationList>> {
+) -> Result<HttpResponse> {
     let (limit, offset) = page_bounds(params.limit, params.offset)?;
     let visible = policy::visibility(&state.policy.current(), &policy::identities(&principal));
     let (data, total) = state
@@ -53,10 +61,13 @@ pub async fn list_organizations(
             catalog::list_organizations(conn, &visible, i64::from(limit), i64::from(offset))
         })
         .await?;
-    Ok(web::Json(OrganizationList {
-        data,
-        total,
-        limit,
-        offset,
-    }))
+    json_with_etag(
+        &req,
+        &OrganizationList {
+            data,
+            total,
+            limit,
+            offset,
+        },
+    )
 }

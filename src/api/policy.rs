@@ -393,7 +393,7 @@ pub struct CheckRequest {
     /// A dataset slug; give this or `object`.
     #[schema(example = "flights")]
     pub dataset: Option<String>,
-    /// A system object (`policy`, `audit`); give this or `dataset`.
+    /// A system object (`policy`, `audit`, `metrics`); give this or `dataset`.
     #[schema(example = json!(null))]
     pub object: Option<String>,
     #[schema(example = "data:export")]
@@ -473,7 +473,7 @@ pub async fn check_policy(
         }
         _ => {
             return Err(Error::bad_request(
-                "give exactly one of `dataset` (a slug) and `object` (policy, audit)",
+                "give exactly one of `dataset` (a slug) and `object` (policy, audit, metrics)",
             ));
         }
     };

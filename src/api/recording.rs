@@ -185,11 +185,14 @@ pub fn record_export_end(
     draft: Draft,
     start: AuditRecord,
     done: tokio::sync::oneshot::Receiver<StreamOutcome>,
+    metrics: Option<web::Data<crate::metrics::Metrics>>,
 ) {
     tokio::spawn(async move {
         // A dropped sender means the stream ended without reporting: cut off.
         let outcome = done.await.unwrap_or_default();
-        writer.append_detached(draft.export_end(&start, outcome));
+        let record = draft.export_end(&start, outcome);
+        super::middleware::observe_record(metrics.as_ref().map(|m| m.get_ref()), &record);
+        writer.append_detached(record);
     });
 }
 

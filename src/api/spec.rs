@@ -26,6 +26,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "access", description = "Conditional open data: access requests, their review, and the grants approvals create"),
         (name = "policy", description = "Who may do what: the rules in force, role assignments, revisions, explain and simulate"),
         (name = "audit", description = "The hash-chained record of every request: listing, export, verification"),
+        (name = "operations", description = "Liveness, readiness and metrics for the people and programs that run the gateway"),
     ),
     components(schemas(Problem)),
     modifiers(&Security, &ProblemResponses)

@@ -18,7 +18,7 @@ mod writer;
 
 pub use note::{Note, NoteData, StreamOutcome};
 pub use record::AuditRecord;
-pub use writer::{AuditWriter, WriterConfig};
+pub use writer::{AuditWriter, WriterConfig, WriterStats};
 
 /// The current time as the audit log writes it: RFC 3339, UTC, microseconds.
 pub fn now() -> String {

@@ -5,8 +5,12 @@
 //! serves every request that arrived during the previous one. It also
 //! writes a signed checkpoint every `checkpoint_every` records or
 //! `checkpoint_interval`, to the database and to a log file outside it.
+//! It counts what operators watch (batch sizes, commit latency, queue
+//! depth) and answers a liveness ping between batches.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -18,6 +22,7 @@ use super::record::AuditRecord;
 use super::store;
 use crate::db::AnyConnection;
 use crate::error::{Error, Result};
+use crate::metrics::{self, BATCH_BUCKETS, COMMIT_BUCKETS, Histogram};
 
 /// Most records sealed and committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -42,6 +47,65 @@ enum Job {
     Record(Box<AuditRecord>, Option<Reply>),
     /// Answered once every job sent before it is committed and sealed by a checkpoint.
     Flush(Reply),
+    /// Answered between batches with the outcome of the last commit.
+    Ping(Reply),
+}
+
+/// What the writer counts for `/metrics` and `/readyz`.
+#[derive(Debug)]
+pub struct WriterStats {
+    batch_sizes: Histogram,
+    commit_seconds: Histogram,
+    /// Jobs sent and not yet taken by the writer thread.
+    queued: AtomicI64,
+    /// False once the writer thread has ended (or panicked).
+    running: AtomicBool,
+    /// Whether the last commit failed.
+    failing: AtomicBool,
+}
+
+impl WriterStats {
+    fn new() -> WriterStats {
+        WriterStats {
+            batch_sizes: Histogram::new(&BATCH_BUCKETS),
+            commit_seconds: Histogram::new(&COMMIT_BUCKETS),
+            queued: AtomicI64::new(0),
+            running: AtomicBool::new(true),
+            failing: AtomicBool::new(false),
+        }
+    }
+
+    /// Appends the writer's metrics in Prometheus text form.
+    pub fn render(&self, out: &mut String) {
+        let name = "kaifang_audit_batch_records";
+        metrics::header(out, name, "histogram", "Audit records per group commit.");
+        self.batch_sizes.render(out, name, "");
+        let name = "kaifang_audit_commit_seconds";
+        metrics::header(
+            out,
+            name,
+            "histogram",
+            "Time to seal and commit one batch of audit records.",
+        );
+        self.commit_seconds.render(out, name, "");
+        let name = "kaifang_audit_queue_depth";
+        metrics::header(
+            out,
+            name,
+            "gauge",
+            "Audit records (and pings) waiting for the writer.",
+        );
+        metrics::sample(out, name, "", self.queued.load(Ordering::Relaxed).max(0));
+    }
+}
+
+/// Clears `running` when the writer thread ends, by return or by panic.
+struct RunningGuard(Arc<WriterStats>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::SeqCst);
+    }
 }
 
 /// A handle to the writer thread. Cheap to clone.
@@ -49,6 +113,7 @@ enum Job {
 pub struct AuditWriter {
     tx: SyncSender<Job>,
     chain: String,
+    stats: Arc<WriterStats>,
 }
 
 impl AuditWriter {
@@ -72,23 +137,53 @@ impl AuditWriter {
         let last_cp = stored.pop();
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let chain = config.chain.clone();
+        let stats = Arc::new(WriterStats::new());
+        let guard = RunningGuard(Arc::clone(&stats));
         std::thread::Builder::new()
             .name("audit-writer".to_string())
-            .spawn(move || run(conn, config, head, last_cp, unlogged, rx))
+            .spawn(move || run(conn, config, head, last_cp, unlogged, rx, guard))
             .map_err(|e| Error::internal("starting the audit writer", e))?;
-        Ok(AuditWriter { tx, chain })
+        Ok(AuditWriter { tx, chain, stats })
     }
 
     pub fn chain(&self) -> &str {
         &self.chain
     }
 
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        self.tx.try_send(job).map_err(|_| unavailable())?;
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the writer thread runs, answers within `timeout` and its last
+    /// commit succeeded; the error says which of these failed.
+    pub async fn ping(&self, timeout: Duration) -> std::result::Result<(), String> {
+        if !self.stats.running.load(Ordering::SeqCst) {
+            return Err("the audit writer has stopped".to_string());
+        }
+        let (reply, wait) = tokio::sync::oneshot::channel();
+        self.send(Job::Ping(reply))
+            .map_err(|_| "the audit writer's queue is full or closed".to_string())?;
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(cause))) => Err(format!("the last audit commit failed: {cause}")),
+            Ok(Err(_)) => Err("the audit writer has stopped".to_string()),
+            Err(_) => Err(format!(
+                "the audit writer did not answer within {} ms",
+                timeout.as_millis()
+            )),
+        }
+    }
+
     /// Appends `record` and waits until it is committed.
     pub async fn append(&self, record: AuditRecord) -> Result<()> {
         let (reply, wait) = tokio::sync::oneshot::channel();
-        self.tx
-            .try_send(Job::Record(Box::new(record), Some(reply)))
-            .map_err(|_| unavailable())?;
+        self.send(Job::Record(Box::new(record), Some(reply)))?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(cause)) => {
@@ -103,9 +198,7 @@ impl AuditWriter {
     /// checkpoint; at shutdown, after the last request has been answered.
     pub async fn flush(&self) -> Result<()> {
         let (reply, wait) = tokio::sync::oneshot::channel();
-        self.tx
-            .try_send(Job::Flush(reply))
-            .map_err(|_| unavailable())?;
+        self.send(Job::Flush(reply))?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(cause)) => Err(Error::internal("flushing the audit log", cause)),
@@ -115,11 +208,7 @@ impl AuditWriter {
 
     /// Appends `record` without waiting (for requests whose client is gone).
     pub fn append_detached(&self, record: AuditRecord) {
-        if self
-            .tx
-            .try_send(Job::Record(Box::new(record), None))
-            .is_err()
-        {
+        if self.send(Job::Record(Box::new(record), None)).is_err() {
             tracing::error!("audit writer unavailable; a record of an abandoned request was lost");
         }
     }
@@ -178,7 +267,9 @@ fn run(
     last_cp: Option<Checkpoint>,
     unlogged: Vec<Checkpoint>,
     rx: Receiver<Job>,
+    running: RunningGuard,
 ) {
+    let stats = Arc::clone(&running.0);
     let since_cp = head.seq - last_cp.as_ref().map_or(0, |c| c.seq);
     let mut state = State {
         conn,
@@ -214,8 +305,10 @@ fn run(
                 Err(_) => break,
             }
         }
+        let taken = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+        stats.queued.fetch_sub(taken, Ordering::Relaxed);
         busy = batch.len() > 1;
-        let flushes = state.commit(batch);
+        let flushes = state.commit(batch, &stats);
         state.maybe_checkpoint();
         if !flushes.is_empty() {
             if state.since_cp > 0 {
@@ -238,9 +331,10 @@ fn run(
 }
 
 impl State {
-    /// Commits the records of `batch`; returns its flush requests, to answer once the
-    /// records are sealed.
-    fn commit(&mut self, batch: Vec<Job>) -> Vec<Reply> {
+    /// Commits the records of `batch` and answers its pings; returns its flush requests,
+    /// to answer once the records are sealed.
+    fn commit(&mut self, batch: Vec<Job>, stats: &WriterStats) -> Vec<Reply> {
+        let started = Instant::now();
         let mut head = ChainHead {
             chain: self.head.chain.clone(),
             seq: self.head.seq,
@@ -249,6 +343,7 @@ impl State {
         let mut records = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
         let mut flushes = Vec::new();
+        let mut pings = Vec::new();
         for job in batch {
             match job {
                 Job::Record(mut record, reply) => {
@@ -257,9 +352,18 @@ impl State {
                     replies.push(reply);
                 }
                 Job::Flush(reply) => flushes.push(reply),
+                Job::Ping(reply) => pings.push(reply),
             }
         }
         if records.is_empty() {
+            let last = if stats.failing.load(Ordering::SeqCst) {
+                Err("no audit record could be committed since".to_string())
+            } else {
+                Ok(())
+            };
+            for reply in pings {
+                let _ = reply.send(last.clone());
+            }
             return flushes;
         }
         let result = self
@@ -273,7 +377,10 @@ impl State {
             }
             Err(e) => Err(e.to_string()),
         };
-        for reply in replies.into_iter().flatten() {
+        stats.failing.store(outcome.is_err(), Ordering::SeqCst);
+        stats.commit_seconds.observe_duration(started.elapsed());
+        stats.batch_sizes.observe(records.len() as f64);
+        for reply in replies.into_iter().flatten().chain(pings) {
             // A request that stopped waiting needs no answer.
             let _ = reply.send(outcome.clone());
         }

@@ -2,15 +2,17 @@ use std::fmt;
 use std::path::PathBuf;
 
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::jwt_error::JwtError;
 
 /// The `[jwt]` section of the configuration file.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JwtSettings {
-    /// Shared secret for HS256 tokens (at least 32 bytes, RFC 7518 §3.2).
+    /// Shared secret for HS256 tokens (at least 32 bytes, RFC 7518 §3.2); serialized
+    /// redacted.
+    #[serde(serialize_with = "crate::config::redact")]
     pub hs256_secret: Option<String>,
     /// PEM public keys (RSA, EC P-256 or Ed25519; the kind is detected).
     pub public_keys: Vec<PathBuf>,

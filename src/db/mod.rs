@@ -189,6 +189,57 @@ impl Db {
         .await?
     }
 
+    /// Connections open in the pool and how many of them are idle.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
+    /// Whether the database answers a query and its migrations are exactly
+    /// those embedded in this binary; the error says which check failed.
+    pub fn check_ready(&self) -> std::result::Result<(), (&'static str, String)> {
+        let mut conn = self
+            .get()
+            .map_err(|e| ("database", format!("no connection: {}", e.detail())))?;
+        conn.batch_execute("SELECT 1 FROM settings LIMIT 1")
+            .map_err(|e| ("database", format!("a query failed: {e}")))?;
+        let (pending, applied) = match &mut *conn {
+            AnyConnection::Sqlite(c) => (
+                c.pending_migrations(SQLITE_MIGRATIONS),
+                c.applied_migrations(),
+            ),
+        };
+        let pending = pending.map_err(|e| ("migrations", e.to_string()))?;
+        if let Some(m) = pending.first() {
+            return Err((
+                "migrations",
+                format!(
+                    "{} migration(s) pending, first {}; run `kaifang migrate`",
+                    pending.len(),
+                    m.name()
+                ),
+            ));
+        }
+        let applied = applied.map_err(|e| ("migrations", e.to_string()))?;
+        let known: Vec<String> =
+            diesel::migration::MigrationSource::<diesel::sqlite::Sqlite>::migrations(
+                &SQLITE_MIGRATIONS,
+            )
+            .map_err(|e| ("migrations", e.to_string()))?
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect();
+        if let Some(unknown) = applied.iter().find(|v| !known.contains(&v.to_string())) {
+            return Err((
+                "migrations",
+                format!(
+                    "the database has migration {unknown}, which this binary does not know; it is newer than this build"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Applies pending migrations.
     pub fn migrate(&self) -> Result<Vec<String>> {
         let mut conn = self.get()?;

@@ -56,7 +56,7 @@ async fn default_policy_table_holds_for_every_tier_identity_and_action() {
             }
         }
     }
-    assert_eq!(checked, 3 * 7 * 9);
+    assert_eq!(checked, 3 * 7 * ACTIONS.len());
 }
 
 #[tokio::test]
@@ -73,6 +73,28 @@ async fn system_objects_belong_to_admin_and_auditor() {
     );
     assert!(engine.decide(&admin, "policy", &[], "policy:admin").allowed);
     assert!(!engine.decide(&carol, "audit", &[], "audit:read").allowed);
+    let operator = ids(Some("ops"), &["operator"]);
+    assert!(
+        engine
+            .decide(&operator, "metrics", &[], "metrics:read")
+            .allowed
+    );
+    assert!(
+        engine
+            .decide(&admin, "metrics", &[], "metrics:read")
+            .allowed
+    );
+    assert!(!engine.decide(&operator, "audit", &[], "audit:read").allowed);
+    assert!(
+        !engine
+            .decide(&auditor, "metrics", &[], "metrics:read")
+            .allowed
+    );
+    assert!(
+        !engine
+            .decide(&carol, "metrics", &[], "metrics:read")
+            .allowed
+    );
 }
 
 #[tokio::test]

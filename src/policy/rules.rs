@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{PolicyError, shorten};
 
 /// Every action the gateway asks about; rules may also use `*` for "any action".
-pub const ACTIONS: [&str; 9] = [
+pub const ACTIONS: [&str; 10] = [
     "catalog:read",
     "data:query",
     "data:export",
@@ -17,12 +17,13 @@ pub const ACTIONS: [&str; 9] = [
     "access:review",
     "policy:admin",
     "audit:read",
+    "metrics:read",
 ];
 
 pub const TIERS: [&str; 3] = ["open", "conditional", "restricted"];
 
 /// Objects that are not datasets or groups of datasets.
-pub const SYSTEM_OBJECTS: [&str; 2] = ["policy", "audit"];
+pub const SYSTEM_OBJECTS: [&str; 3] = ["policy", "audit", "metrics"];
 
 /// Role kinds every organisation has, named `role:<kind>:<org>`.
 pub(crate) const ORG_ROLE_KINDS: [&str; 2] = ["publisher", "reviewer"];
@@ -58,7 +59,7 @@ pub enum Rule {
         /// Who: `anonymous`, `registered`, `user:<id>` or `role:<name>`.
         #[schema(example = "role:researcher")]
         sub: String,
-        /// What: `*`, `policy`, `audit`, `dataset:<slug>`, `tier:<tier>` or `org:<slug>`.
+        /// What: `*`, `policy`, `audit`, `metrics`, `dataset:<slug>`, `tier:<tier>` or `org:<slug>`.
         #[schema(example = "tier:conditional")]
         obj: String,
         /// The action, or `*`.
@@ -70,7 +71,7 @@ pub enum Rule {
         /// Who: `anonymous`, `registered`, `user:<id>` or `role:<name>`.
         #[schema(example = "user:mallory")]
         sub: String,
-        /// What: `*`, `policy`, `audit`, `dataset:<slug>`, `tier:<tier>` or `org:<slug>`.
+        /// What: `*`, `policy`, `audit`, `metrics`, `dataset:<slug>`, `tier:<tier>` or `org:<slug>`.
         #[schema(example = "dataset:census-sample")]
         obj: String,
         /// The action, or `*`.

@@ -8,7 +8,7 @@ use super::error::{MAX_CHOICES, PolicyError, shorten};
 use super::rules::{ACTIONS, ORG_ROLE_KINDS, Rule, SYSTEM_OBJECTS, TIERS};
 
 /// Roles that exist in every deployment, without the `role:` prefix.
-const BASE_ROLES: [&str; 2] = ["admin", "auditor"];
+const BASE_ROLES: [&str; 3] = ["admin", "auditor", "operator"];
 
 /// What a rule may name. Roles are stored without their `role:` prefix.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

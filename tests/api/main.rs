@@ -7,12 +7,15 @@
 mod access;
 mod audit;
 mod catalog;
+mod config;
 mod durability;
 mod errors;
 mod export;
+mod hardening;
 mod helpers;
 mod identity;
 mod masks;
+mod operations;
 mod policy;
 mod policy_admin;
 mod publishing;

@@ -1,12 +1,11 @@
 //! Catalog handlers: list, read and create datasets.
 
-use actix_web::http::header::{ETAG, IF_NONE_MATCH};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 use utoipa::{IntoParams, ToSchema};
 
 use super::resolve::authorize;
+use crate::api::etag::json_with_etag;
 use crate::api::state::AppState;
 use crate::audit::Note;
 use crate::auth::Principal;
@@ -76,9 +75,15 @@ pub(crate) fn page_bounds(limit: Option<u32>, offset: Option<u32>) -> Result<(u3
 /// List datasets the caller may see, with search and filters.
 #[utoipa::path(
     tag = "catalog",
-    params(ListParams),
+    params(
+        ListParams,
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a page the client holds; 304 when it is still what this caller would get", example = "\"5f2a9c0b1d3e4f67\"")
+    ),
     responses(
-        (status = 200, description = "A page of datasets", body = DatasetList),
+        (status = 200, description = "A page of datasets", body = DatasetList,
+            headers(("ETag" = String, description = "Changes whenever this page, as this caller sees it, changes"))),
+        (status = 304, description = "The page named by If-None-Match is still current",
+            headers(("ETag" = String, description = "The current ETag"))),
         (status = 400, description = "A parameter is invalid"),
         (status = 401, description = "The credentials are invalid"),
     ),
@@ -86,11 +91,12 @@ pub(crate) fn page_bounds(limit: Option<u32>, offset: Option<u32>) -> Result<(u3
 )]
 #[get("/v1/datasets")]
 pub async fn list_datasets(
+    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     note: Note,
     params: web::Query<ListParams>,
-) -> Result<web::Json<DatasetList>> {
+) -> Result<HttpResponse> {
     let params = params.into_inner();
     let (limit, offset) = page_bounds(params.limit, params.offset)?;
     let filter = DatasetFilter {
@@ -112,12 +118,15 @@ pub async fn list_datasets(
             catalog::list_datasets(conn, &filter, &visible, i64::from(limit), i64::from(offset))
         })
         .await?;
-    Ok(web::Json(DatasetList {
-        data,
-        total,
-        limit,
-        offset,
-    }))
+    json_with_etag(
+        &req,
+        &DatasetList {
+            data,
+            total,
+            limit,
+            offset,
+        },
+    )
 }
 
 /// Read a dataset's metadata: columns with types, row count, versions, licence.
@@ -158,27 +167,7 @@ pub async fn get_dataset(
             Ok(detail)
         })
         .await?;
-    let body = serde_json::to_vec(&detail).map_err(|e| Error::internal("encoding metadata", e))?;
-    let digest = sha2::Sha256::digest(&body);
-    let etag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    let etag = format!("\"{etag}\"");
-    let held = req
-        .headers()
-        .get(IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == etag)
-        });
-    if held {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((ETAG, etag))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((ETAG, etag))
-        .content_type("application/json")
-        .body(body))
+    json_with_etag(&req, &detail)
 }
 
 /// Create a dataset (metadata only; upload its data with `PUT …/data`).
