@@ -56,10 +56,12 @@ hwm=$(grep VmHWM "/proc/$SERVER/status" | awk '{print $2}')
 echo "export: $((lines - 1)) rows in $(echo "$end - $start" | bc) s = $(echo "($lines - 1) / ($end - $start)" | bc) rows/s; server peak RSS during export $((hwm / 1024)) MiB"
 
 echo "== audit on versus off (same page, back to back, twice)"
-cp "$WORK/bench.db" "$WORK/off.db"
+# A consistent copy of a live WAL database (cp of the main file alone can miss pages).
+sqlite3 "$WORK/bench.db" ".backup '$WORK/off.db'"
 KAIFANG_DATABASE_URL="$WORK/off.db" KAIFANG_LOG=warn "$BIN_OFF" serve --bind "127.0.0.1:$((PORT + 1))" > "$WORK/off.log" 2>&1 &
 SERVER_OFF=$!
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$((PORT + 1))/v1/datasets" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$((PORT + 1))/healthz" >/dev/null && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$((PORT + 1))/healthz" >/dev/null || { echo "the audit-off server did not start:"; cat "$WORK/off.log"; exit 1; }
 PAGE_OFF="${PAGE/:$PORT\//:$((PORT + 1))/}"
 for round in 1 2; do
     on=$(wrk -t2 -c32 -d"${DURATION}s" --latency "$PAGE" | awk '/Requests\/sec/ {print $2} / 99%/ {print $2}' | paste -sd' ')
