@@ -57,12 +57,20 @@ fn sql_error(e: diesel::result::Error) -> Error {
     }
 }
 
-/// Puts the mask functions a plan's masked columns call on `conn`.
+/// Puts the mask functions a plan's masked columns call on `conn`, once per
+/// connection: registering a function makes SQLite expire every statement the
+/// connection has prepared, so doing it per query re-prepared them all. A
+/// pooled connection serves one database, whose mask key never changes.
 fn install_masks(conn: &mut AnyConnection, plan: &Plan) -> Result<()> {
-    match &plan.mask_key {
-        Some(key) => super::mask::install(sqlite(conn), key),
-        None => Ok(()),
+    use diesel::connection::SimpleConnection;
+    let Some(key) = &plan.mask_key else {
+        return Ok(());
+    };
+    let conn = sqlite(conn);
+    if conn.batch_execute("SELECT kf_hash(NULL)").is_ok() {
+        return Ok(());
     }
+    super::mask::install(conn, key)
 }
 
 /// One page, rendered in the plan's format.
