@@ -92,6 +92,10 @@ pub enum Command {
         /// The organisation claim.
         #[arg(long)]
         org: Option<String>,
+        /// An attribute claim NAME=VALUE that row filters read as
+        /// `:principal.NAME`; repeat for several.
+        #[arg(long = "claim")]
+        claims: Vec<String>,
         /// Lifetime: 90s, 30m, 1h, 7d.
         #[arg(long, default_value = "1h")]
         ttl: String,
@@ -146,13 +150,22 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<()> {
             sub,
             roles,
             org,
+            claims,
             ttl,
         } => {
-            let ttl = token::parse_ttl(&ttl)?;
-            println!(
-                "{}",
-                token::sign(&settings.jwt, &sub, &roles, org.as_deref(), ttl)?
-            );
+            let ttl_secs = token::parse_ttl(&ttl)?;
+            let claims = claims
+                .iter()
+                .map(|c| token::parse_claim(c))
+                .collect::<Result<Vec<_>>>()?;
+            let spec = token::TokenSpec {
+                subject: &sub,
+                roles: &roles,
+                org: org.as_deref(),
+                claims: &claims,
+                ttl_secs,
+            };
+            println!("{}", token::sign_spec(&settings.jwt, &spec)?);
             Ok(())
         }
         Command::Migrate => {

@@ -4,6 +4,7 @@
 //! expiry without any job running. Rows are never deleted: what was asked, decided and
 //! revoked stays on record.
 
+pub mod explain;
 mod grants;
 mod requests;
 mod scope;

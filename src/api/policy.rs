@@ -8,6 +8,8 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::access::Grant;
+use crate::access::explain::{Asker, GrantEffect, explain};
 use crate::api::guard;
 use crate::api::params::PageParams;
 use crate::api::state::AppState;
@@ -15,6 +17,7 @@ use crate::audit::Note;
 use crate::auth::Principal;
 use crate::catalog::{self, DatasetSlug};
 use crate::error::{Error, Result};
+use crate::masks::Carried;
 use crate::policy::simulate::{self, DecisionChange, Target};
 use crate::policy::store::{self, Author, Change, RevisionInfo};
 use crate::policy::{self, Engine, Rule, edits};
@@ -417,6 +420,13 @@ pub struct CheckResult {
     pub matched: Vec<Rule>,
     /// The revision decided on.
     pub revision: i64,
+    /// The access grant that decided, for a data action on a dataset that
+    /// no rule decided: in force (`allowed` true, `rule` is `grant:<id>`) or
+    /// lapsed (refused, with renewal advice). Null when no grant figures.
+    pub grant: Option<Grant>,
+    /// For a dataset: the masks and row filters the caller's reads carry.
+    /// Null for system objects.
+    pub carries: Option<Carried>,
 }
 
 /// Explain a decision: the answer, the deciding rule, and every rule that matched.
@@ -451,6 +461,7 @@ pub async fn check_policy(
             policy::ACTIONS.join(", ")
         )));
     }
+    let mut dataset = None;
     let target = match (&ask.dataset, &ask.object) {
         (Some(slug), None) => {
             let slug = DatasetSlug::parse(slug)?;
@@ -459,7 +470,9 @@ pub async fn check_policy(
                 .run(move |conn| catalog::find_dataset(conn, &slug))
                 .await?
                 .ok_or_else(|| Error::not_found("no dataset with that slug"))?;
-            Target::dataset(&found.slug, found.tier.as_str(), &found.organization)
+            let target = Target::dataset(&found.slug, found.tier.as_str(), &found.organization);
+            dataset = Some(found);
+            target
         }
         (None, Some(object)) if policy::SYSTEM_OBJECTS.contains(&object.as_str()) => Target {
             object: object.clone(),
@@ -483,12 +496,9 @@ pub async fn check_policy(
         ask.attributes.get("org").map(String::as_str),
     );
     let revision = state.policy.revision();
-    let explained =
-        state
-            .policy
-            .current()
-            .explain(&ids, &target.object, &target.groups, &ask.action);
-    Ok(web::Json(CheckResult {
+    let engine = state.policy.current();
+    let explained = engine.explain(&ids, &target.object, &target.groups, &ask.action);
+    let mut result = CheckResult {
         allowed: explained.decision.allowed,
         rule: explained.decision.rule,
         reason: explained.decision.reason,
@@ -496,7 +506,86 @@ pub async fn check_policy(
         objects: explained.objects,
         matched: explained.matched,
         revision,
-    }))
+        grant: None,
+        carries: None,
+    };
+    if let Some(dataset) = dataset {
+        let visible = result.allowed
+            || engine
+                .explain(&ids, &target.object, &target.groups, "catalog:read")
+                .decision
+                .allowed;
+        let grantable = matches!(ask.action.as_str(), "data:query" | "data:export");
+        let rule_decided = result.allowed || result.rule.is_some();
+        let (effect, carried) = state
+            .db
+            .run(move |conn| {
+                let asker = Asker {
+                    subject: ask.subject.as_deref(),
+                    ids,
+                    org: ask.attributes.get("org").map(String::as_str),
+                    attributes: ask.attributes.clone().into_iter().collect(),
+                };
+                explain(conn, &dataset, &asker, grantable, rule_decided, visible)
+            })
+            .await?;
+        match effect {
+            GrantEffect::Active(g) => {
+                result.allowed = true;
+                result.rule = Some(format!("grant:{}", g.id));
+                result.reason = format!("allowed by access grant {} until {}", g.id, g.expires_at);
+                result.grant = Some(g);
+            }
+            GrantEffect::Lapsed(g) => {
+                result.rule = Some(format!("grant:{}", g.id));
+                result.reason = format!(
+                    "refused: the caller's access grant {} has ended; a new access request renews it",
+                    g.id
+                );
+                result.grant = Some(g);
+            }
+            GrantEffect::None | GrantEffect::NotConsulted => {}
+        }
+        result.carries = Some(carried);
+    }
+    Ok(web::Json(result))
+}
+
+/// Fills in what each newly allowed data action on a dataset would carry.
+fn carries_of_opened(
+    conn: &mut crate::db::AnyConnection,
+    changes: &mut [DecisionChange],
+    identities: &HashMap<String, Vec<String>>,
+) -> Result<()> {
+    let mut datasets = HashMap::new();
+    for change in changes.iter_mut() {
+        let opened = change.after && matches!(change.action.as_str(), "data:query" | "data:export");
+        let (Some(slug), Some(ids)) = (
+            change.object.strip_prefix("dataset:"),
+            identities.get(&change.caller),
+        ) else {
+            continue;
+        };
+        if !opened {
+            continue;
+        }
+        if !datasets.contains_key(slug) {
+            let found = catalog::find_dataset(conn, &DatasetSlug::parse(slug)?)?;
+            datasets.insert(slug.to_string(), found);
+        }
+        let Some(Some(dataset)) = datasets.get(slug) else {
+            continue;
+        };
+        let asker = Asker {
+            subject: None,
+            ids: ids.clone(),
+            org: None,
+            attributes: Default::default(),
+        };
+        let (_, carried) = explain(conn, dataset, &asker, false, true, true)?;
+        change.carries = Some(carried);
+    }
+    Ok(())
 }
 
 /// A proposed change, to see its effect before applying it.
@@ -572,8 +661,12 @@ pub async fn simulate_policy(
     let after = Engine::build(policy::MODEL, &proposed)
         .await
         .map_err(invalid)?;
-    let (changes, compared) = web::block(move || {
-        let callers = simulate::callers([current.as_slice(), proposed.as_slice()]);
+    let callers = simulate::callers([current.as_slice(), proposed.as_slice()]);
+    let identities: HashMap<String, Vec<String>> = callers
+        .iter()
+        .map(|c| (c.label.clone(), c.identities.clone()))
+        .collect();
+    let (mut changes, compared) = web::block(move || {
         let mut targets = simulate::system_targets();
         targets.extend(
             datasets
@@ -584,6 +677,13 @@ pub async fn simulate_policy(
     })
     .await
     .map_err(|e| Error::internal("simulating the policy change", e.to_string()))?;
+    let changes = state
+        .db
+        .run(move |conn| {
+            carries_of_opened(conn, &mut changes, &identities)?;
+            Ok(changes)
+        })
+        .await?;
     Ok(web::Json(SimulateResult {
         revision,
         compared,

@@ -57,6 +57,45 @@ fn put(claims: &mut Map<String, Value>, path: &str, value: Value) {
     }
 }
 
+/// Claims a `--claim` may not set: they have a meaning of their own, and a
+/// second spelling of them would contradict the flags that set them.
+const RESERVED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
+/// Parses `NAME=VALUE`: an attribute claim that row filters read as
+/// `:principal.NAME`. Names follow the verifier's rule for kept attributes.
+pub fn parse_claim(text: &str) -> Result<(String, String)> {
+    let (name, value) = text.split_once('=').ok_or_else(|| {
+        Error::bad_request(format!(
+            "--claim must be NAME=VALUE (for example departement=75), not '{text}'"
+        ))
+    })?;
+    let name = name.trim();
+    if name.is_empty()
+        || name.len() > 64
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(Error::bad_request(format!(
+            "--claim name '{name}' must be 1 to 64 letters, digits or '_'"
+        )));
+    }
+    if RESERVED.contains(&name) {
+        return Err(Error::bad_request(format!(
+            "--claim cannot set '{name}': use --sub and --ttl, or the configured issuer and audience"
+        )));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// What a token says about its holder.
+pub struct TokenSpec<'a> {
+    pub subject: &'a str,
+    pub roles: &'a [String],
+    pub org: Option<&'a str>,
+    /// Attribute claims (`--claim`), put at the top level of the payload.
+    pub claims: &'a [(String, String)],
+    pub ttl_secs: i64,
+}
+
 /// A token for `subject` with `roles` (and `org`), valid `ttl_secs` from now.
 pub fn sign(
     jwt: &JwtSettings,
@@ -65,6 +104,28 @@ pub fn sign(
     org: Option<&str>,
     ttl_secs: i64,
 ) -> Result<String> {
+    sign_spec(
+        jwt,
+        &TokenSpec {
+            subject,
+            roles,
+            org,
+            claims: &[],
+            ttl_secs,
+        },
+    )
+}
+
+/// A token for `spec.subject` with its roles, organisation and attributes,
+/// valid `spec.ttl_secs` from now.
+pub fn sign_spec(jwt: &JwtSettings, spec: &TokenSpec<'_>) -> Result<String> {
+    let TokenSpec {
+        subject,
+        roles,
+        org,
+        claims: extra,
+        ttl_secs,
+    } = *spec;
     let secret = jwt.hs256_secret.as_deref().ok_or_else(|| {
         Error::bad_request(
             "signing needs jwt.hs256_secret (or KAIFANG_JWT_HS256_SECRET) in the configuration",
@@ -72,6 +133,9 @@ pub fn sign(
     })?;
     let now = chrono::Utc::now().timestamp();
     let mut claims = Map::new();
+    for (name, value) in extra {
+        claims.insert(name.clone(), json!(value));
+    }
     claims.insert("sub".into(), json!(subject));
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now + ttl_secs));
@@ -119,5 +183,41 @@ mod tests {
         assert_eq!(claims.subject, "alice");
         assert_eq!(claims.roles, ["researcher"]);
         assert_eq!(claims.org.as_deref(), Some("ons"));
+    }
+
+    #[tokio::test]
+    async fn attribute_claims_reach_the_principal() {
+        let jwt = JwtSettings {
+            hs256_secret: Some("0123456789abcdef0123456789abcdef".into()),
+            ..JwtSettings::default()
+        };
+        let claims = [parse_claim("departement=75").unwrap()];
+        let spec = TokenSpec {
+            subject: "bob",
+            roles: &[],
+            org: None,
+            claims: &claims,
+            ttl_secs: 60,
+        };
+        let token = sign_spec(&jwt, &spec).unwrap();
+        let verifier = crate::auth::jwt::JwtVerifier::new(&jwt).unwrap();
+        let verified = verifier.verify(&token).await.unwrap();
+        assert_eq!(verified.subject, "bob");
+        assert_eq!(
+            verified.attributes.get("departement").map(String::as_str),
+            Some("75")
+        );
+    }
+
+    #[test]
+    fn claims_are_name_value_and_cannot_override_registered_ones() {
+        assert_eq!(
+            parse_claim("state=NY").unwrap(),
+            ("state".to_string(), "NY".to_string())
+        );
+        assert_eq!(parse_claim("note=a=b").unwrap().1, "a=b");
+        for bad in ["state", "=x", "sub=eve", "exp=1", "a-b=1", "é=1"] {
+            assert!(parse_claim(bad).is_err(), "{bad}");
+        }
     }
 }

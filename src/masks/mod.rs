@@ -8,11 +8,13 @@
 //! Hook for access grants: `Viewer::grant` takes a `GrantScope` (allowed
 //! columns, extra row filter); `view_for` applies it.
 
+pub mod explain;
 pub mod row_filter;
 pub mod rules;
 pub mod store;
 pub mod view;
 
+pub use explain::{Carried, carried};
 pub use rules::{ColumnRules, ColumnRulesEdit, RoleRules, Treatment};
 pub use view::{GrantScope, Owner, View, Viewer, decide};
 

@@ -94,12 +94,8 @@ pub struct Owner<'a> {
 /// Decides `viewer`'s view of a version with `columns` of a dataset owned
 /// by `owner`, under `rules`.
 pub fn decide(viewer: &Viewer, owner: &Owner<'_>, columns: &[Column], rules: &[RoleRules]) -> View {
-    let privileged =
-        viewer.holds("role:admin") || viewer.holds(&format!("role:publisher:{}", owner.org));
-    let applicable: Vec<&RoleRules> = rules
-        .iter()
-        .filter(|r| viewer.holds(&identity_of(&r.role)))
-        .collect();
+    let privileged = privileged(viewer, owner);
+    let applicable = applicable(viewer, rules);
     let grant_columns = viewer.grant.as_ref().and_then(|g| g.columns.as_ref());
     let mut view = View::default();
     for c in columns {
@@ -126,10 +122,7 @@ pub fn decide(viewer: &Viewer, owner: &Owner<'_>, columns: &[Column], rules: &[R
         view.columns.insert(c.name.clone(), treatment);
     }
     if !privileged {
-        let texts: Vec<&str> = applicable
-            .iter()
-            .filter_map(|r| r.row_filter.as_deref())
-            .collect();
+        let texts = role_filters(&applicable);
         if !texts.is_empty() {
             view.row_filter = Some(
                 texts
@@ -154,6 +147,27 @@ pub fn decide(viewer: &Viewer, owner: &Owner<'_>, columns: &[Column], rules: &[R
         });
     }
     view
+}
+
+/// Admins and the owning organisation's publishers see everything raw.
+pub(super) fn privileged(viewer: &Viewer, owner: &Owner<'_>) -> bool {
+    viewer.holds("role:admin") || viewer.holds(&format!("role:publisher:{}", owner.org))
+}
+
+/// The rules of the roles `viewer` holds.
+pub(super) fn applicable<'r>(viewer: &Viewer, rules: &'r [RoleRules]) -> Vec<&'r RoleRules> {
+    rules
+        .iter()
+        .filter(|r| viewer.holds(&identity_of(&r.role)))
+        .collect()
+}
+
+/// The row filters the applicable rules set, as stored.
+pub(super) fn role_filters<'r>(applicable: &[&'r RoleRules]) -> Vec<&'r str> {
+    applicable
+        .iter()
+        .filter_map(|r| r.row_filter.as_deref())
+        .collect()
 }
 
 /// A stored filter bound to the caller; `None` (no row) when it does not

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::engine::Engine;
 use super::rules::{ACTIONS, Rule, SYSTEM_OBJECTS, principal_identities};
+use crate::masks::Carried;
 
 /// One kind of caller whose decisions are compared: a role holder, a named user with
 /// their assigned roles, or the built-in `anonymous` and `registered`.
@@ -52,6 +53,9 @@ pub struct DecisionChange {
     /// The rule that decides after the change, when one does.
     #[schema(example = "p, role:researcher, tier:conditional, data:query, allow")]
     pub rule_after: Option<String>,
+    /// For a data action the change would allow on a dataset: the masks and
+    /// row filters the caller's reads would carry. Null otherwise.
+    pub carries: Option<Carried>,
 }
 
 /// The callers worth comparing for `rule_sets`: anonymous, registered, every role and
@@ -127,6 +131,7 @@ pub fn changes(
                         before: was.allowed,
                         after: now.allowed,
                         rule_after: now.rule,
+                        carries: None,
                     });
                 }
             }

@@ -493,3 +493,99 @@ async fn an_expired_grant_refuses_and_says_how_to_renew_and_a_deny_rule_beats_a_
     assert_eq!(rejected["status"], "rejected");
     assert_eq!(rejected["decision_note"], "purpose unclear");
 }
+
+#[tokio::test]
+async fn explain_and_simulate_show_the_grant_and_the_masks_a_decision_carries() {
+    let app = spawn_app_with(|s| s.jwt.hs256_secret = Some(SECRET.to_string())).await;
+    DatasetBuilder::new("census")
+        .tier(Tier::Conditional)
+        .organization("stats-office")
+        .sensitive(&["income"])
+        .with_csv(&app, "age,income,city\n34,52000,Lyon\n51,61000,Paris\n")
+        .await;
+    let rita = token("rita", &[], None);
+    let check =
+        |subject: &str| json!({"subject": subject, "dataset": "census", "action": "data:query"});
+    let explain = |body: Value| {
+        app.admin(
+            app.client
+                .post(app.url("/v1/admin/policy/check"))
+                .json(&body),
+        )
+        .send()
+    };
+
+    let before = ok(explain(check("rita")).await.unwrap(), 200).await;
+    assert_eq!(before["allowed"], false, "{before}");
+    assert_eq!(before["grant"], Value::Null);
+    assert_eq!(before["carries"]["columns"], json!({"income": "mask"}));
+
+    let filed = ok(
+        call(
+            &app,
+            "POST",
+            "/v1/datasets/census/access-requests",
+            Some(&rita),
+            Some(ask("Commuting patterns for the regional plan")),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = filed["id"].as_str().unwrap();
+    let approved = ok(
+        app.admin(
+            app.client
+                .post(app.url(&format!("/v1/access-requests/{id}/approve")))
+                .json(&json!({"row_filter": "city = 'Lyon'"})),
+        )
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    let grant = approved["grant"]["id"].as_str().unwrap();
+
+    let after = ok(explain(check("rita")).await.unwrap(), 200).await;
+    assert_eq!(after["allowed"], true, "{after}");
+    assert_eq!(after["rule"], format!("grant:{grant}"));
+    assert_eq!(after["grant"]["id"], grant);
+    // The grant names age and city only: income is hidden, not merely masked.
+    assert_eq!(after["carries"]["columns"], json!({"income": "hide"}));
+    assert_eq!(after["carries"]["grant_row_filter"], "city = 'Lyon'");
+    // And the real request agrees with the explanation.
+    let real = ok(rows(&app, &rita).await, 200).await;
+    assert_eq!(real["data"].as_array().unwrap().len(), 1, "{real}");
+    assert!(real["data"][0].get("income").is_none(), "{real}");
+
+    // Someone else holds no grant: still refused, nothing carried from rita's.
+    let other = ok(explain(check("sam")).await.unwrap(), 200).await;
+    assert_eq!(other["allowed"], false);
+    assert_eq!(other["grant"], Value::Null);
+
+    let simulated = ok(
+        app.admin(
+            app.client
+                .post(app.url("/v1/admin/policy/simulate"))
+                .json(&json!({
+                    "add": [{"kind": "allow", "sub": "role:researcher", "obj": "tier:conditional", "act": "data:query"}],
+                    "new_roles": ["researcher"]
+                })),
+        )
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    let opened = simulated["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["caller"] == "role:researcher" && c["object"] == "dataset:census")
+        .unwrap_or_else(|| panic!("{simulated}"));
+    assert_eq!(opened["after"], true);
+    assert_eq!(opened["carries"]["columns"], json!({"income": "mask"}));
+    assert_eq!(opened["carries"]["row_filters"], json!([]));
+}
