@@ -25,6 +25,7 @@ const MAX_LIMIT: u32 = 1000;
 /// Output format of the audit listing.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = "json")]
 pub enum AuditFormatParam {
     Json,
     Csv,
@@ -63,6 +64,7 @@ pub struct AuditParams {
     #[serde(default, deserialize_with = "crate::api::params::limit")]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page. Listing only.
+    #[param(example = "100")]
     pub cursor: Option<String>,
     /// Output format (default json for the listing, csv for the export).
     #[param(inline, example = "ndjson")]
@@ -75,6 +77,7 @@ pub struct AuditPage {
     /// Records, oldest first.
     pub data: Vec<AuditRecord>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(example = "100")]
     pub next_cursor: Option<String>,
 }
 
@@ -82,6 +85,7 @@ pub struct AuditPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditVerification {
     /// True when no problem was found.
+    #[schema(example = true)]
     pub ok: bool,
     /// One summary per chain.
     pub chains: Vec<ChainReport>,
