@@ -25,12 +25,39 @@ fn every_operation_has_an_id_a_tag_and_problem_errors() {
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 6);
+    let areas: Vec<&serde_json::Value> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["name"])
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
-            assert!(op["operationId"].is_string(), "{method} {path}");
+            // Ids are handler names, `<verb>_<resource>`: generated clients name methods after them.
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                id.contains('_') && id.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{method} {path}: operation id '{id}'"
+            );
+            assert!(
+                ids.insert(id),
+                "{method} {path}: operation id '{id}' used twice"
+            );
             assert!(
                 op["tags"].as_array().is_some_and(|t| !t.is_empty()),
                 "{method} {path}"
+            );
+            for tag in op["tags"].as_array().unwrap() {
+                assert!(
+                    areas.contains(&tag),
+                    "{method} {path}: undeclared tag {tag}"
+                );
+            }
+            // Security is stated per operation; `{}` among the options means anonymous too.
+            assert!(
+                op["security"].as_array().is_some_and(|s| !s.is_empty()),
+                "{method} {path} declares no security"
             );
             for (status, resp) in op["responses"].as_object().unwrap() {
                 if status.starts_with('4') || status.starts_with('5') {
