@@ -182,19 +182,24 @@ impl std::error::Error for Error {
     "title": "Bad Request",
     "status": 400,
     "detail": "unknown column 'delay'; columns are: year, month, day, dep_delay",
-    "instance": "3f1c2a9e-5b7d-4c1e-9a0b-2d4e6f8a1c3b"
+    "instance": "8ec4b376-a492-c977-c868-c39be984106b"
 }))]
 pub struct Problem {
     /// A URI naming the kind of problem.
+    #[schema(example = "urn:kaifang:problem:bad-request")]
     pub r#type: String,
     /// The HTTP status phrase.
+    #[schema(example = "Bad Request")]
     pub title: String,
     /// The HTTP status code.
+    #[schema(example = 400)]
     pub status: u16,
     /// What went wrong and what to change.
+    #[schema(example = "unknown column 'delay'; columns are: year, month, day, dep_delay")]
     pub detail: String,
     /// The request id, to quote when reporting the problem.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "8ec4b376-a492-c977-c868-c39be984106b")]
     pub instance: Option<String>,
 }
 

@@ -13,30 +13,44 @@ use crate::error::{Error, Result};
 /// A grant as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Grant {
-    #[schema(example = "3c2b1a0f9e8d7c6b")]
+    /// The grant's id, 16 hex digits; the `{id}` of the revoke route.
+    #[schema(example = "9d8d8e2fb3534da3")]
     pub id: String,
     /// The request it answers.
+    #[schema(example = "a8521c1166168b83")]
     pub request_id: String,
     /// The dataset's slug.
-    #[schema(example = "census-sample")]
+    #[schema(example = "us-census-acs-2012-sample")]
     pub dataset: String,
     /// The grantee.
     #[schema(example = "user:rita")]
     pub subject: String,
     /// Columns granted; null for all.
+    #[schema(example = json!(["income", "hrs_work"]))]
     pub columns: Option<Vec<String>>,
     /// Rows granted, in the query language; null for all.
+    #[schema(example = "age >= 18")]
     pub row_filter: Option<String>,
     /// Most rows per day under this grant; null for no quota of its own.
+    #[schema(example = 10000)]
     pub row_quota: Option<i64>,
+    /// When the request was approved and the grant began (RFC 3339, UTC).
+    #[schema(example = "2026-11-29T06:24:19Z")]
     pub created_at: String,
     /// The reviewer who approved it.
+    #[schema(example = "user:ci-admin")]
     pub created_by: String,
     /// When it ends (RFC 3339).
-    #[schema(example = "2027-02-26T10:00:00Z")]
+    #[schema(example = "2027-01-28T06:24:19Z")]
     pub expires_at: String,
+    /// When a reviewer revoked it (RFC 3339, UTC); null while not revoked.
+    #[schema(example = "2026-12-15T09:30:00Z")]
     pub revoked_at: Option<String>,
+    /// The reviewer who revoked it; null while not revoked.
+    #[schema(example = "user:ci-admin")]
     pub revoked_by: Option<String>,
+    /// Why it was revoked, shown to the grantee; null while not revoked.
+    #[schema(example = "The thesis was submitted; access no longer needed")]
     pub revoke_reason: Option<String>,
 }
 

@@ -15,8 +15,11 @@ use crate::db::schema::{access_requests, datasets};
 use crate::db::{AnyConnection, write_transaction};
 use crate::error::{Error, Result};
 
+/// Where an access request stands: `pending` until a reviewer approves or rejects it or
+/// the applicant withdraws it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "pending")]
 pub enum RequestStatus {
     Pending,
     Approved,
@@ -53,10 +56,10 @@ impl RequestStatus {
 #[serde(deny_unknown_fields)]
 pub struct NewAccessRequest {
     /// What the data is for, 10 to 2,000 characters; the reviewer reads it.
-    #[schema(example = "Study of commuting patterns for the regional transport plan")]
+    #[schema(example = "Study of commute times and income for a master thesis")]
     pub purpose: String,
     /// Columns wanted; omit for all.
-    #[schema(example = json!(["age", "income"]))]
+    #[schema(example = json!(["income", "time_to_work", "hrs_work"]))]
     pub columns: Option<Vec<String>>,
     /// Days of access wanted, 1 to 366.
     #[schema(example = 90)]
@@ -72,45 +75,59 @@ pub struct NewAccessRequest {
 pub struct Approval {
     /// Columns granted: a subset of those requested (all columns when the request named
     /// none); omit to grant what was asked.
-    #[schema(example = json!(["age"]))]
+    #[schema(example = json!(["income", "hrs_work"]))]
     pub columns: Option<Vec<String>>,
     /// Rows granted, in the query language, ANDed into every query under the grant.
     #[schema(example = "age >= 18")]
     pub row_filter: Option<String>,
     /// Days granted, at most those requested; omit to grant what was asked.
-    #[schema(example = 30)]
+    #[schema(example = 60)]
     pub duration_days: Option<i32>,
     /// Most rows the grantee may receive under this grant per day.
-    #[schema(example = 100000)]
+    #[schema(example = 10000)]
     pub row_quota: Option<i64>,
     /// Note to the applicant.
-    #[schema(example = "approved for the age column only")]
+    #[schema(example = "Approved for the thesis; income only with hours.")]
     pub note: Option<String>,
 }
 
 /// An access request as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AccessRequest {
-    #[schema(example = "9f0c2a1b3d4e5f60")]
+    /// The request's id, 16 hex digits; the `{id}` of the review and withdraw routes.
+    #[schema(example = "a8521c1166168b83")]
     pub id: String,
     /// The dataset's slug.
-    #[schema(example = "census-sample")]
+    #[schema(example = "us-census-acs-2012-sample")]
     pub dataset: String,
     /// The applicant.
     #[schema(example = "user:rita")]
     pub subject: String,
+    /// What the data is for, as the applicant wrote it.
+    #[schema(example = "Study of commute times and income for a master thesis")]
     pub purpose: String,
+    /// Columns asked for; null for all.
+    #[schema(example = json!(["income", "time_to_work", "hrs_work"]))]
     pub columns: Option<Vec<String>>,
+    /// Days of access asked for.
     #[schema(example = 90)]
     pub duration_days: i32,
+    /// Where the request stands.
     pub status: RequestStatus,
-    #[schema(example = "2026-11-28T10:00:00Z")]
+    /// When it was filed (RFC 3339, UTC).
+    #[schema(example = "2026-11-29T06:24:19Z")]
     pub created_at: String,
+    /// When it was approved, rejected or withdrawn (RFC 3339, UTC); null while pending.
+    #[schema(example = "2026-11-29T08:02:41Z")]
     pub decided_at: Option<String>,
+    /// Who decided it: the reviewer, or the applicant for a withdrawal; null while pending.
+    #[schema(example = "user:ci-admin")]
     pub decided_by: Option<String>,
     /// The reviewer's note or rejection reason.
+    #[schema(example = "Approved for the thesis; income only with hours.")]
     pub decision_note: Option<String>,
     /// The grant an approval created.
+    #[schema(example = "9d8d8e2fb3534da3")]
     pub grant_id: Option<String>,
 }
 

@@ -22,9 +22,16 @@ use crate::policy::{self, Action, Engine};
 /// A page of access requests, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccessRequestList {
+    /// The requests on this page.
     pub data: Vec<AccessRequest>,
+    /// Requests matching the filter, on every page.
+    #[schema(example = 1)]
     pub total: i64,
+    /// The page size used.
+    #[schema(example = 50)]
     pub limit: u32,
+    /// Requests skipped before this page.
+    #[schema(example = 0)]
     pub offset: u32,
 }
 
@@ -37,7 +44,7 @@ pub struct RequestParams {
     #[param(example = "pending")]
     pub status: Option<RequestStatus>,
     /// Only requests for this dataset (slug).
-    #[param(example = "census-sample")]
+    #[param(example = "us-census-acs-2012-sample")]
     pub dataset: Option<String>,
     /// Items per page, 1 to 500 (default 50).
     #[param(example = 50, minimum = 1, maximum = 500)]
@@ -52,7 +59,9 @@ pub struct RequestParams {
 /// An approval's outcome: the request, now approved, and the grant it created.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApprovedRequest {
+    /// The request, now `approved`, with `grant_id` set.
     pub request: AccessRequest,
+    /// The grant the approval created.
     pub grant: Grant,
 }
 
@@ -60,6 +69,7 @@ pub struct ApprovedRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
+    /// Why, in plain words; the applicant or grantee reads it.
     #[schema(example = "the purpose does not need personal income data")]
     pub reason: String,
 }
@@ -116,7 +126,7 @@ fn request_to_review(
 #[utoipa::path(
     tag = "access",
     operation_id = "create_access_request",
-    params(("slug" = String, Path, description = "Dataset slug", example = "census-sample")),
+    params(("slug" = String, Path, description = "Dataset slug", example = "us-census-acs-2012-sample")),
     request_body = NewAccessRequest,
     responses(
         (status = 201, description = "The request, pending review", body = AccessRequest),
@@ -220,7 +230,7 @@ fn dataset_id(conn: &mut AnyConnection, slug: &str) -> Result<Option<i64>> {
 #[utoipa::path(
     tag = "access",
     operation_id = "withdraw_access_request",
-    params(("id" = String, Path, description = "Request id", example = "9f0c2a1b3d4e5f60")),
+    params(("id" = String, Path, description = "Request id", example = "a8521c1166168b83")),
     responses(
         (status = 200, description = "The withdrawn request", body = AccessRequest),
         (status = 401, description = "No or invalid credentials"),
@@ -304,7 +314,7 @@ pub async fn list_access_requests(
 #[utoipa::path(
     tag = "access",
     operation_id = "approve_access_request",
-    params(("id" = String, Path, description = "Request id", example = "9f0c2a1b3d4e5f60")),
+    params(("id" = String, Path, description = "Request id", example = "a8521c1166168b83")),
     request_body = Approval,
     responses(
         (status = 200, description = "The approved request and its grant", body = ApprovedRequest),
@@ -353,7 +363,7 @@ pub async fn approve_access_request(
 #[utoipa::path(
     tag = "access",
     operation_id = "reject_access_request",
-    params(("id" = String, Path, description = "Request id", example = "9f0c2a1b3d4e5f60")),
+    params(("id" = String, Path, description = "Request id", example = "a8521c1166168b83")),
     request_body = Reason,
     responses(
         (status = 200, description = "The rejected request", body = AccessRequest),

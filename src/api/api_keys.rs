@@ -28,10 +28,16 @@ fn require(state: &AppState, principal: &Principal, note: &Note) -> Result<()> {
 /// A page of API keys, newest first, without secrets.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyList {
+    /// The keys on this page.
     pub data: Vec<ApiKeyInfo>,
     /// All keys, revoked ones included.
+    #[schema(example = 1)]
     pub total: i64,
+    /// The page size used.
+    #[schema(example = 50)]
     pub limit: u32,
+    /// Keys skipped before this page.
+    #[schema(example = 0)]
     pub offset: u32,
 }
 
@@ -105,7 +111,7 @@ pub async fn list_api_keys(
 #[utoipa::path(
     tag = "admin",
     operation_id = "revoke_api_key",
-    params(("id" = String, Path, description = "The key's id", example = "3f9a0c1d2e4b")),
+    params(("id" = String, Path, description = "The key's id", example = "f3ccfd85e0d1")),
     responses(
         (status = 200, description = "The revoked key", body = ApiKeyInfo),
         (status = 401, description = "No or invalid credentials"),

@@ -25,6 +25,7 @@ const MAX_LIMIT: u32 = 1000;
 /// Output format of the audit listing.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = "json")]
 pub enum AuditFormatParam {
     Json,
     Csv,
@@ -58,15 +59,65 @@ pub struct AuditParams {
     #[param(example = 403, minimum = 100, maximum = 599)]
     #[serde(default, deserialize_with = "crate::api::params::status")]
     pub status: Option<u32>,
-    /// Records per page, 1 to 1000 (default 100). Listing only.
+    /// Records per page, 1 to 1000 (default 100).
     #[param(example = 100, minimum = 1, maximum = 1000)]
     #[serde(default, deserialize_with = "crate::api::params::limit")]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page. Listing only.
+    /// `next_cursor` of the previous page.
+    #[param(example = "100")]
     pub cursor: Option<String>,
-    /// Output format (default json for the listing, csv for the export).
+    /// Output format (default json).
     #[param(inline, example = "ndjson")]
     pub format: Option<AuditFormatParam>,
+}
+
+/// Output format of the audit export.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(example = "csv")]
+pub enum AuditExportFormat {
+    Csv,
+    Ndjson,
+}
+
+/// Filters of the audit export: those of the listing without paging, since the export
+/// returns every matching record.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditExportParams {
+    /// Records at or after this time (RFC 3339).
+    #[param(example = "2026-11-28T00:00:00Z")]
+    pub from: Option<String>,
+    /// Records before this time (RFC 3339).
+    #[param(example = "2026-11-29T00:00:00Z")]
+    pub to: Option<String>,
+    /// Only this subject (`anonymous`, `admin`, `user:<sub>`, `key:<id>`).
+    #[param(example = "anonymous")]
+    pub subject: Option<String>,
+    /// Only this dataset slug.
+    #[param(example = "nyc-flights-2013")]
+    pub dataset: Option<String>,
+    /// Only this policy action.
+    #[param(example = "data:query")]
+    pub action: Option<String>,
+    /// Only this decision: `allow`, `deny` or `hidden`.
+    #[param(example = "deny")]
+    pub decision: Option<String>,
+    /// Only this HTTP status.
+    #[param(example = 403, minimum = 100, maximum = 599)]
+    #[serde(default, deserialize_with = "crate::api::params::status")]
+    pub status: Option<u32>,
+    /// Output format (default csv).
+    #[param(inline, example = "ndjson")]
+    pub format: Option<AuditExportFormat>,
+    // Not in the spec: read only to refuse them with a message that says why, rather
+    // than as unknown fields.
+    #[param(ignore)]
+    #[serde(default, deserialize_with = "crate::api::params::limit")]
+    pub limit: Option<u32>,
+    #[param(ignore)]
+    pub cursor: Option<String>,
 }
 
 /// A page of the audit log.
@@ -75,6 +126,7 @@ pub struct AuditPage {
     /// Records, oldest first.
     pub data: Vec<AuditRecord>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(example = "100")]
     pub next_cursor: Option<String>,
 }
 
@@ -82,6 +134,7 @@ pub struct AuditPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditVerification {
     /// True when no problem was found.
+    #[schema(example = true)]
     pub ok: bool,
     /// One summary per chain.
     pub chains: Vec<ChainReport>,
@@ -256,12 +309,12 @@ pub async fn list_audit_records(
 #[utoipa::path(
     tag = "audit",
     operation_id = "export_audit_records",
-    params(AuditParams),
+    params(AuditExportParams),
     responses(
         (status = 200, description = "Every matching record",
             headers(("Content-Disposition" = String, description = "attachment; filename=\"audit.<ext>\"")),
             content((String = "text/csv"), (String = "application/x-ndjson"))),
-        (status = 400, description = "A filter is invalid, or limit/cursor/json were given"),
+        (status = 400, description = "A filter is invalid, or limit or cursor were given"),
         (status = 401, description = "No or invalid credentials"),
         (status = 403, description = "The caller may not read the audit log"),
     ),
@@ -272,16 +325,27 @@ pub async fn export_audit_records(
     state: web::Data<AppState>,
     principal: Principal,
     note: Note,
-    params: web::Query<AuditParams>,
+    params: web::Query<AuditExportParams>,
 ) -> Result<HttpResponse> {
     let reach = reader_reach(&state, &principal, &note)?;
-    let mut p = params.into_inner();
+    let p = params.into_inner();
     if p.limit.is_some() || p.cursor.is_some() {
         return Err(Error::bad_request(
             "the export returns every matching record; leave out limit and cursor",
         ));
     }
-    let mut filter = filter_of(&mut p)?;
+    let mut filter = filter_of(&mut AuditParams {
+        from: p.from,
+        to: p.to,
+        subject: p.subject,
+        dataset: p.dataset,
+        action: p.action,
+        decision: p.decision,
+        status: p.status,
+        limit: None,
+        cursor: None,
+        format: None,
+    })?;
     let filter = state
         .db
         .run(move |conn| {
@@ -289,13 +353,9 @@ pub async fn export_audit_records(
             Ok(filter)
         })
         .await?;
-    let format = match format_of(p.format, AuditFormat::Csv) {
-        AuditFormat::Json => {
-            return Err(Error::bad_request(
-                "the export is csv or ndjson; use format=csv or format=ndjson",
-            ));
-        }
-        f => f,
+    let format = match p.format {
+        Some(AuditExportFormat::Ndjson) => AuditFormat::Ndjson,
+        Some(AuditExportFormat::Csv) | None => AuditFormat::Csv,
     };
     let rx = stream(&state.db, filter, format);
     let body = crate::api::channel_body(rx);

@@ -18,9 +18,16 @@ use crate::policy::Action;
 /// A page of grants, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GrantList {
+    /// The grants on this page.
     pub data: Vec<Grant>,
+    /// Grants matching the filter, on every page.
+    #[schema(example = 1)]
     pub total: i64,
+    /// The page size used.
+    #[schema(example = 50)]
     pub limit: u32,
+    /// Grants skipped before this page.
+    #[schema(example = 0)]
     pub offset: u32,
 }
 
@@ -30,7 +37,7 @@ pub struct GrantList {
 #[serde(deny_unknown_fields)]
 pub struct GrantParams {
     /// Only grants on this dataset (slug).
-    #[param(example = "census-sample")]
+    #[param(example = "us-census-acs-2012-sample")]
     pub dataset: Option<String>,
     /// Only grants to this subject.
     #[param(example = "user:rita")]
@@ -143,7 +150,7 @@ pub async fn list_my_grants(
 #[utoipa::path(
     tag = "access",
     operation_id = "revoke_grant",
-    params(("id" = String, Path, description = "Grant id", example = "3c2b1a0f9e8d7c6b")),
+    params(("id" = String, Path, description = "Grant id", example = "9d8d8e2fb3534da3")),
     request_body = Reason,
     responses(
         (status = 200, description = "The revoked grant", body = Grant),

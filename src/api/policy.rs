@@ -67,6 +67,7 @@ pub(crate) async fn commit(
 #[serde(deny_unknown_fields)]
 pub struct RuleEdit {
     /// 1 to 1,000 rules.
+    #[schema(example = json!([{"kind": "allow", "sub": "role:researcher", "obj": "tier:conditional", "act": "data:query"}]))]
     pub rules: Vec<Rule>,
     /// Why; kept with the revision.
     #[schema(example = "researchers may query conditional data")]
@@ -103,12 +104,18 @@ pub struct RuleFilter {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RuleList {
     /// The revision these rules are from.
-    #[schema(example = 3)]
+    #[schema(example = 2)]
     pub revision: i64,
+    /// The rules on this page, in the order they were added.
     pub data: Vec<Rule>,
     /// Rules matching the filter.
+    #[schema(example = 44)]
     pub total: i64,
+    /// The page size used.
+    #[schema(example = 50)]
     pub limit: u32,
+    /// Rules skipped before this page.
+    #[schema(example = 0)]
     pub offset: u32,
 }
 
@@ -249,9 +256,16 @@ pub async fn remove_policy_rules(
 /// A page of revisions, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevisionList {
+    /// The revisions on this page, newest first.
     pub data: Vec<RevisionInfo>,
+    /// Revisions there are.
+    #[schema(example = 2)]
     pub total: i64,
+    /// The page size used.
+    #[schema(example = 50)]
     pub limit: u32,
+    /// Revisions skipped before this page.
+    #[schema(example = 0)]
     pub offset: u32,
 }
 
@@ -292,7 +306,9 @@ pub async fn list_policy_revisions(
 /// One revision and the full rule set in force right after it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevisionDetail {
+    /// Who made the revision, when and why.
     pub revision: RevisionInfo,
+    /// Every rule in force right after it.
     pub rules: Vec<Rule>,
 }
 
@@ -330,6 +346,7 @@ pub async fn get_policy_revision(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
+    /// Why; kept with the new revision.
     #[schema(example = "undo the researcher grant")]
     pub reason: String,
 }
@@ -381,7 +398,8 @@ pub async fn restore_policy_revision(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
-    /// The caller's subject; omit for an anonymous caller.
+    /// The caller's subject, as in its tokens' `sub` (without `user:`); omit for an
+    /// anonymous caller.
     #[schema(example = "alice")]
     pub subject: Option<String>,
     /// Roles the caller's token carries (assigned roles are added from the rules).
@@ -394,11 +412,13 @@ pub struct CheckRequest {
     #[schema(example = json!({"org": "us-dot-bts"}))]
     pub attributes: HashMap<String, String>,
     /// A dataset slug; give this or `object`.
-    #[schema(example = "flights")]
+    #[schema(example = "nyc-flights-2013")]
     pub dataset: Option<String>,
     /// A system object (`policy`, `audit`, `metrics`); give this or `dataset`.
     #[schema(example = json!(null))]
     pub object: Option<String>,
+    /// The action asked about: `catalog:read`, `data:query`, `data:export`, … (a 400 lists
+    /// them all).
     #[schema(example = "data:export")]
     pub action: String,
 }
@@ -406,19 +426,25 @@ pub struct CheckRequest {
 /// The decision and what made it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckResult {
+    /// Whether the action is allowed.
+    #[schema(example = true)]
     pub allowed: bool,
     /// The deciding rule, when one decided.
-    #[schema(example = "p, role:publisher:us-dot-bts, org:us-dot-bts, data:export, allow")]
+    #[schema(example = "p, anonymous, tier:open, data:export, allow")]
     pub rule: Option<String>,
+    /// Why, in words: which kind of rule decided, or that none matched.
     #[schema(example = "allowed by rule")]
     pub reason: String,
     /// The caller's identities after following role links.
+    #[schema(example = json!(["user:alice", "role:publisher", "role:publisher:us-dot-bts", "registered", "anonymous"]))]
     pub identities: Vec<String>,
     /// The object and the groups it belongs to.
+    #[schema(example = json!(["dataset:nyc-flights-2013", "tier:open", "org:us-dot-bts"]))]
     pub objects: Vec<String>,
     /// Every rule that matched, allows and denies alike.
     pub matched: Vec<Rule>,
     /// The revision decided on.
+    #[schema(example = 2)]
     pub revision: i64,
     /// The access grant that decided, for a data action on a dataset that
     /// no rule decided: in force (`allowed` true, `rule` is `grant:<id>`) or
@@ -594,9 +620,11 @@ fn carries_of_opened(
 pub struct SimulateRequest {
     /// Rules that would be added.
     #[serde(default)]
+    #[schema(example = json!([{"kind": "allow", "sub": "role:researcher", "obj": "tier:conditional", "act": "data:query"}]))]
     pub add: Vec<Rule>,
     /// Rules that would be removed.
     #[serde(default)]
+    #[schema(example = json!([]))]
     pub remove: Vec<Rule>,
     /// Roles (without `role:`) the added rules introduce.
     #[serde(default)]
@@ -608,9 +636,12 @@ pub struct SimulateRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SimulateResult {
     /// The revision compared against.
+    #[schema(example = 2)]
     pub revision: i64,
     /// Decisions compared: callers × objects × actions.
+    #[schema(example = 1280)]
     pub compared: usize,
+    /// The decisions that would flip; empty when none would.
     pub changes: Vec<DecisionChange>,
 }
 

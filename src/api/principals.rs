@@ -16,6 +16,7 @@ use crate::policy::store::{self, Change};
 /// The roles the policy assigns to a subject.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoleAssignment {
+    /// The subject asked about, as in the path.
     #[schema(example = "alice")]
     pub subject: String,
     /// Role names without `role:`.
@@ -34,6 +35,7 @@ pub struct SetRoles {
     /// removes every assignment.
     #[schema(example = json!(["auditor"]))]
     pub roles: Vec<String>,
+    /// Why; kept with the policy revision the change makes.
     #[schema(example = "alice joins the audit team")]
     pub reason: String,
 }

@@ -121,7 +121,7 @@ pub fn openapi() -> Document {
     // so they run again over the complete document.
     let mut doc = doc;
     ProblemResponses.modify(&mut doc);
-    name_union_members(doc)
+    describe_nullable_references(name_union_members(doc))
 }
 
 /// Gives each inline member of a tagged union (`Expr`, `Rule`) a component of its own,
@@ -141,12 +141,71 @@ fn name_union_members(mut doc: Document) -> Document {
             let Some(tag) = union_tag(member) else {
                 continue;
             };
+            describe_tag(member, &tag);
             let member_name = format!("{name}{}", camel(&tag));
             let reference = RefOr::Ref(utoipa::openapi::Ref::from_schema_name(&member_name));
             hoisted.push((member_name, std::mem::replace(member, reference)));
         }
     }
     components.schemas.extend(hoisted);
+    doc
+}
+
+/// Gives the `op` or `kind` property of a union member, which serde's internal tag adds and
+/// no Rust field carries, the description and example every property has.
+fn describe_tag(member: &mut RefOr<utoipa::openapi::schema::Schema>, tag: &str) {
+    use utoipa::openapi::schema::Schema;
+    let RefOr::T(Schema::Object(object)) = member else {
+        return;
+    };
+    for (key, what) in [("op", "operator"), ("kind", "kind of rule")] {
+        if let Some(RefOr::T(Schema::Object(prop))) = object.properties.get_mut(key) {
+            prop.description = Some(format!("The {what}: always `{tag}` in this form."));
+            prop.example = Some(serde_json::Value::String(tag.to_owned()));
+        }
+    }
+}
+
+/// utoipa renders an optional field of a named type (`Option<VersionInfo>`) as
+/// `oneOf: [{$ref, description}, {type: null}]`, leaving the field's doc comment on the
+/// reference inside; client generators read the property's own description, so it moves
+/// up to the `oneOf`.
+fn describe_nullable_references(mut doc: Document) -> Document {
+    use utoipa::openapi::schema::Schema;
+    fn lift(schema: &mut Schema) {
+        match schema {
+            Schema::Object(object) => {
+                for prop in object.properties.values_mut() {
+                    let RefOr::T(Schema::OneOf(one_of)) = prop else {
+                        continue;
+                    };
+                    if one_of.description.is_some() {
+                        continue;
+                    }
+                    for item in one_of.items.iter_mut() {
+                        if let RefOr::Ref(reference) = item
+                            && !reference.description.is_empty()
+                        {
+                            one_of.description = Some(std::mem::take(&mut reference.description));
+                        }
+                    }
+                }
+            }
+            Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(|item| {
+                if let RefOr::T(inner) = item {
+                    lift(inner);
+                }
+            }),
+            _ => {}
+        }
+    }
+    if let Some(components) = doc.components.as_mut() {
+        for schema in components.schemas.values_mut() {
+            if let RefOr::T(schema) = schema {
+                lift(schema);
+            }
+        }
+    }
     doc
 }
 

@@ -32,21 +32,27 @@ impl Report {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ChainReport {
     /// The chain (one per gateway instance).
-    #[schema(example = "7f3c9a1e")]
+    #[schema(example = "main")]
     pub chain: String,
     /// Records of the chain found in the database (archived ones excluded).
+    #[schema(example = 1250)]
     pub records: i64,
     /// Records up to the last checkpoint that checked out (valid signature,
     /// head hash and count matching the records).
+    #[schema(example = 1200)]
     pub sealed: i64,
     /// Records after that checkpoint, not yet covered by one.
+    #[schema(example = 50)]
     pub unsealed: i64,
     /// Checkpoints of the chain in the database.
+    #[schema(example = 12)]
     pub checkpoints: i64,
     /// Seq of the chain's last record (the archive's last seq, or 0, when
     /// the database holds none).
+    #[schema(example = 1250)]
     pub head_seq: i64,
     /// Hash of the chain's last record, hex.
+    #[schema(example = "eb907f6d449e58977debfb87edf0ac0db896e425ef632446c5f8ac00d9b1b598")]
     pub head_hash: String,
 }
 
@@ -55,8 +61,10 @@ pub struct ChainReport {
 #[schema(as = AuditProblem)]
 pub struct Problem {
     /// The chain it was found in.
+    #[schema(example = "main")]
     pub chain: String,
     /// The first record (or checkpoint) seq concerned, if it concerns one.
+    #[schema(example = 17)]
     pub seq: Option<i64>,
     /// What kind of damage it is.
     pub kind: ProblemKind,
@@ -69,6 +77,7 @@ pub struct Problem {
 /// Kinds of damage the verifier tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "changed_record")]
 pub enum ProblemKind {
     /// A record's stored hash does not match its contents: a field was changed.
     ChangedRecord,

@@ -24,7 +24,7 @@ const LAST_USE_GRANULARITY_SECS: i64 = 60;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ApiKeyInfo {
     /// The key's id (also the part after `kfk_` of the key, and `key_id` in the audit log).
-    #[schema(example = "3f9a0c1d2e4b")]
+    #[schema(example = "f3ccfd85e0d1")]
     pub id: String,
     /// Who or what the key is for.
     #[schema(example = "nightly-etl")]
@@ -32,13 +32,21 @@ pub struct ApiKeyInfo {
     /// Roles the key carries.
     #[schema(example = json!(["researcher"]))]
     pub roles: Vec<String>,
+    /// When it was created (RFC 3339, UTC).
+    #[schema(example = "2026-11-29T06:24:22Z")]
     pub created_at: String,
     /// Subject of the administrator who created it.
+    #[schema(example = "user:ci-admin")]
     pub created_by: String,
     /// When it stops working (RFC 3339); null for never.
+    #[schema(example = "2027-01-01T00:00:00Z")]
     pub expires_at: Option<String>,
+    /// When it was last used (RFC 3339, UTC); written at most once a minute, so up to a
+    /// minute behind. Null if never used.
+    #[schema(example = "2026-11-29T07:15:02Z")]
     pub last_used_at: Option<String>,
     /// When it was revoked; null while it is valid.
+    #[schema(example = "2026-12-01T09:00:00Z")]
     pub revoked_at: Option<String>,
 }
 
@@ -62,7 +70,7 @@ pub struct NewApiKey {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CreatedApiKey {
     /// The key to send as `X-API-Key`; it cannot be shown again.
-    #[schema(example = "kfk_3f9a0c1d2e4b_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0")]
+    #[schema(example = "kfk_f3ccfd85e0d1_9cKMes41Bvj1ALWpowMAgSqNhPHesRQ7pihFEq5Z5Iw")]
     pub key: String,
     #[serde(flatten)]
     pub info: ApiKeyInfo,

@@ -76,20 +76,29 @@ pub struct DatasetSummary {
     #[schema(example = "nyc-flights-2013")]
     pub slug: String,
     /// Human title.
+    #[schema(example = "NYC flights 2013 (first 20,000 departures)")]
     pub title: String,
     /// Free text description.
+    #[schema(
+        example = "On-time record of flights that departed New York City (EWR, JFK, LGA) in 2013."
+    )]
     pub description: String,
     /// Slug of the publishing organisation.
+    #[schema(example = "us-dot-bts")]
     pub organization: String,
     /// Licence or terms of use.
+    #[schema(example = "Public domain (U.S. federal government work); package CC0")]
     pub licence: String,
-    /// Keywords.
+    /// Keywords, sorted.
+    #[schema(example = json!(["aviation", "on-time", "transport"]))]
     pub tags: Vec<String>,
     /// Openness tier.
     pub tier: Tier,
     /// Rows in the current version; null before the first import.
+    #[schema(example = 20000)]
     pub row_count: Option<i64>,
     /// Last change of metadata or data (RFC 3339).
+    #[schema(example = "2026-11-29T06:23:48Z")]
     pub updated_at: String,
 }
 
@@ -99,6 +108,7 @@ pub struct DatasetDetail {
     #[serde(flatten)]
     pub summary: DatasetSummary,
     /// Columns marked sensitive by the publisher (those hidden from the caller left out).
+    #[schema(example = json!(["tailnum"]))]
     pub sensitive_columns: Vec<String>,
     /// Columns of the current version with their types, as the caller may see them
     /// (hidden columns left out); empty before the first import.
@@ -111,6 +121,7 @@ pub struct DatasetDetail {
     /// Every version, newest first.
     pub versions: Vec<VersionInfo>,
     /// Creation time (RFC 3339).
+    #[schema(example = "2026-11-29T06:23:46Z")]
     pub created_at: String,
 }
 

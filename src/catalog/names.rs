@@ -59,6 +59,7 @@ impl OrgSlug {
 /// Openness tier of a dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = "open")]
 pub enum Tier {
     /// Anyone, anonymous included, may read metadata, query and export.
     Open,

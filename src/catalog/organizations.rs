@@ -18,12 +18,14 @@ pub struct Organization {
     /// URL name.
     #[schema(example = "us-dot-bts")]
     pub slug: String,
-    /// Display name.
-    #[schema(example = "U.S. DOT Bureau of Transportation Statistics")]
+    /// Display name; an organisation created by publishing a dataset is named by its slug.
+    #[schema(example = "us-dot-bts")]
     pub name: String,
-    /// Free text about the organisation.
+    /// Free text about the organisation; empty when none was written.
+    #[schema(example = "")]
     pub description: String,
     /// Number of datasets of this organisation the caller can see.
+    #[schema(example = 1)]
     pub datasets: i64,
 }
 

@@ -35,19 +35,25 @@ pub struct VersionInfo {
     #[schema(example = 1)]
     pub number: i32,
     /// Rows in this version.
-    #[schema(example = 336776)]
+    #[schema(example = 20000)]
     pub row_count: i64,
     /// Columns that carry an index (fast to filter and sort on).
+    #[schema(example = json!(["carrier", "origin", "dest", "time_hour"]))]
     pub indexed: Vec<String>,
     /// Name of the imported file.
+    #[schema(example = "bts_nyc_flights_2013_first20000.csv")]
     pub source_name: String,
     /// SHA-256 of the imported file, hex.
+    #[schema(example = "7b31bc78e4e571fedd4ece0bd12f7d3a47fadc5ae4cb14d3d8362e9c9da4e2de")]
     pub source_sha256: String,
     /// Size of the imported file in bytes.
+    #[schema(example = 1834545)]
     pub source_bytes: i64,
     /// When the version was published (RFC 3339).
+    #[schema(example = "2026-11-29T06:23:48Z")]
     pub imported_at: String,
-    /// Who published it.
+    /// Who published it: the caller's subject, `cli:<user>` for `kaifang import`, or `demo`.
+    #[schema(example = "demo")]
     pub imported_by: String,
 }
 

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 /// Output format of rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = "json")]
 pub enum Format {
     /// `application/json`: `{"data": [...], "next_cursor": ..., "total": ...}`.
     Json,
@@ -84,6 +85,7 @@ impl Format {
 /// Sort direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = "desc")]
 pub enum Direction {
     /// Smallest first; nulls first.
     #[default]
@@ -107,6 +109,7 @@ pub struct OrderItem {
 /// Aggregate function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = "avg")]
 pub enum AggregateFn {
     /// Rows (without a column) or non-null values of a column.
     Count,
@@ -137,7 +140,6 @@ impl AggregateFn {
 #[serde(deny_unknown_fields)]
 pub struct Aggregate {
     /// The function.
-    #[schema(example = "avg")]
     pub function: AggregateFn,
     /// The column it applies to; omit for `count` of rows.
     #[schema(example = "dep_delay")]
@@ -163,24 +165,34 @@ pub struct Aggregate {
 }))]
 pub struct QueryBody {
     /// Columns to return, in order; all when omitted. Not with `group_by`/`aggregates`.
+    #[schema(example = json!(["carrier", "flight", "dep_delay"]))]
     pub select: Option<Vec<String>>,
     /// Row filter as an expression tree.
     pub filter: Option<Expr>,
     /// Sort keys; the file's row order when omitted.
     #[serde(default)]
+    #[schema(example = json!([{"column": "dep_delay", "direction": "desc"}]))]
     pub order: Vec<OrderItem>,
     /// Rows per page (default 100, at most the configured maximum).
+    #[schema(example = 10)]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; valid only with the same filter and order, on
+    /// the version it was made on.
+    #[schema(
+        example = "eyJkIjoxLCJ2IjoxLCJxIjoiN2Y1Y2JmYzFlYTRhZDViMSIsImsiOlszNjYsNjAyNl19.LY1ZjMAikQ1NFyJU-dpprg"
+    )]
     pub cursor: Option<String>,
     /// Also return the exact number of matching rows in `total`.
     #[serde(default)]
+    #[schema(example = false)]
     pub count: bool,
     /// Columns to group by.
     #[serde(default)]
+    #[schema(example = json!(["origin"]))]
     pub group_by: Vec<String>,
     /// Aggregates to compute (per group, or over all matching rows).
     #[serde(default)]
+    #[schema(example = json!([{"function": "count"}, {"function": "avg", "column": "dep_delay", "as": "avg_delay"}]))]
     pub aggregates: Vec<Aggregate>,
 }
 

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 /// The type of a dataset column, inferred at import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = "integer")]
 pub enum ColumnType {
     /// 64-bit signed integer.
     Integer,

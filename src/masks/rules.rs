@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 /// How a column reaches the callers a rule applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = "mask")]
 pub enum Treatment {
     /// The raw value.
     Show,
@@ -85,7 +86,7 @@ pub struct RoleRules {
     /// which may name the caller's attributes as `:principal.<name>`
     /// (`org`, `sub`, and the token's other string claims).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "state = :principal.state")]
+    #[schema(example = "age >= 18")]
     pub row_filter: Option<String>,
 }
 
@@ -95,10 +96,11 @@ pub struct RoleRules {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"rules": [
     {"role": "researcher", "columns": {"income": "show", "race": "hash"}},
-    {"role": "registered", "columns": {"disability": "hide"}, "row_filter": "state = :principal.state"}
+    {"role": "registered", "columns": {"disability": "hide"}, "row_filter": "age >= 18"}
 ]}))]
 pub struct ColumnRulesEdit {
     /// One entry per role, at most 200; an empty list removes every rule.
+    #[schema(example = json!([{"role": "researcher", "columns": {"income": "show", "race": "hash"}}]))]
     pub rules: Vec<RoleRules>,
 }
 
@@ -110,12 +112,16 @@ pub struct ColumnRules {
     pub dataset: String,
     /// Columns its publisher marked sensitive: `mask` by default for
     /// everyone but the owning organisation's publishers and admins.
+    #[schema(example = json!(["income", "race", "citizen", "disability"]))]
     pub sensitive_columns: Vec<String>,
     /// The rules, by role.
+    #[schema(example = json!([{"role": "researcher", "columns": {"income": "show", "race": "hash"}}]))]
     pub rules: Vec<RoleRules>,
     /// Last change (RFC 3339); null when no rule was ever set.
+    #[schema(example = "2026-11-29T07:40:12Z")]
     pub updated_at: Option<String>,
-    /// Who made the last change.
+    /// Who made the last change; null when no rule was ever set.
+    #[schema(example = "user:ci-admin")]
     pub updated_by: Option<String>,
 }
 

@@ -50,7 +50,7 @@ impl Effect {
 
 /// One policy line. JSON: `{"kind":"allow","sub":"anonymous","obj":"tier:open",
 /// "act":"data:query"}`, `{"kind":"role","member":"user:bob","role":"role:admin"}`,
-/// `{"kind":"group","dataset":"dataset:flights","group":"tier:open"}`.
+/// `{"kind":"group","dataset":"dataset:nyc-flights-2013","group":"tier:open"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Rule {
@@ -72,7 +72,7 @@ pub enum Rule {
         #[schema(example = "user:mallory")]
         sub: String,
         /// What: `*`, `policy`, `audit`, `metrics`, `dataset:<slug>`, `tier:<tier>` or `org:<slug>`.
-        #[schema(example = "dataset:census-sample")]
+        #[schema(example = "dataset:us-census-acs-2012-sample")]
         obj: String,
         /// The action, or `*`.
         #[schema(example = "data:export")]
@@ -90,7 +90,7 @@ pub enum Rule {
     /// `g2, dataset, group`: rules on `group` (a tier or an org) apply to `dataset`.
     Group {
         /// `dataset:<slug>`.
-        #[schema(example = "dataset:flights")]
+        #[schema(example = "dataset:nyc-flights-2013")]
         dataset: String,
         /// `tier:<tier>` or `org:<slug>`.
         #[schema(example = "org:us-dot-bts")]

@@ -42,13 +42,16 @@ pub struct DecisionChange {
     #[schema(example = "role:researcher")]
     pub caller: String,
     /// The object: `dataset:<slug>`, `policy` or `audit`.
-    #[schema(example = "dataset:census-sample")]
+    #[schema(example = "dataset:us-census-acs-2012-sample")]
     pub object: String,
+    /// The action decided, one of the policy's actions.
     #[schema(example = "data:query")]
     pub action: String,
     /// Allowed under the rules in force.
+    #[schema(example = false)]
     pub before: bool,
     /// Allowed after the change.
+    #[schema(example = true)]
     pub after: bool,
     /// The rule that decides after the change, when one does.
     #[schema(example = "p, role:researcher, tier:conditional, data:query, allow")]

@@ -83,7 +83,7 @@ pub struct RevisionInfo {
     #[schema(example = 4)]
     pub number: i64,
     /// When it was made (RFC 3339, UTC).
-    #[schema(example = "2026-11-28T10:15:00.000000Z")]
+    #[schema(example = "2026-11-29T06:23:51Z")]
     pub created_at: String,
     /// The subject that made it, or `system`.
     #[schema(example = "user:alice")]

@@ -755,3 +755,35 @@ async fn a_checkpoint_log_torn_by_a_crash_still_verifies_and_a_restart_reads_it(
         .unwrap();
     assert_eq!(report["ok"], json!(true), "{report}");
 }
+
+#[tokio::test]
+async fn audit_export_refuses_paging_and_json_with_a_reason() {
+    let app = spawn_app().await;
+    let export = |query: &'static str| {
+        app.admin(
+            app.client
+                .get(app.url(&format!("/v1/admin/audit/export{query}"))),
+        )
+        .send()
+    };
+    let body = assert_problem(export("?limit=10").await.unwrap(), 400).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("leave out limit and cursor"),
+        "{body}"
+    );
+    let body = assert_problem(export("?cursor=100").await.unwrap(), 400).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("leave out limit and cursor"),
+        "{body}"
+    );
+    let body = assert_problem(export("?format=json").await.unwrap(), 400).await;
+    assert!(body["detail"].as_str().unwrap().contains("csv"), "{body}");
+    let ok = export("?format=ndjson").await.unwrap();
+    assert_eq!(ok.status(), 200);
+}

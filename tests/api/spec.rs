@@ -25,12 +25,39 @@ fn every_operation_has_an_id_a_tag_and_problem_errors() {
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 6);
+    let areas: Vec<&serde_json::Value> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["name"])
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
-            assert!(op["operationId"].is_string(), "{method} {path}");
+            // Ids are handler names, `<verb>_<resource>`: generated clients name methods after them.
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                id.contains('_') && id.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{method} {path}: operation id '{id}'"
+            );
+            assert!(
+                ids.insert(id),
+                "{method} {path}: operation id '{id}' used twice"
+            );
             assert!(
                 op["tags"].as_array().is_some_and(|t| !t.is_empty()),
                 "{method} {path}"
+            );
+            for tag in op["tags"].as_array().unwrap() {
+                assert!(
+                    areas.contains(&tag),
+                    "{method} {path}: undeclared tag {tag}"
+                );
+            }
+            // Security is stated per operation; `{}` among the options means anonymous too.
+            assert!(
+                op["security"].as_array().is_some_and(|s| !s.is_empty()),
+                "{method} {path} declares no security"
             );
             for (status, resp) in op["responses"].as_object().unwrap() {
                 if status.starts_with('4') || status.starts_with('5') {
@@ -102,4 +129,98 @@ fn every_reference_resolves_and_errors_point_at_the_problem_shape() {
             "Problem lacks {field}: {problem}"
         );
     }
+}
+
+fn reference(schema: &serde_json::Value) -> Option<&str> {
+    schema.get("$ref").and_then(|r| r.as_str())
+}
+
+fn has_example(schema: &serde_json::Value) -> bool {
+    schema.get("example").is_some() || schema.get("examples").is_some()
+}
+
+/// The component a property stands for when it is only a reference: `$ref` itself, an
+/// array of it, or `oneOf` it and null (an `Option`). utoipa cannot put an example beside a
+/// `$ref`; such a property's example is its component's, which is checked on its own.
+fn referenced(schema: &serde_json::Value) -> Option<&str> {
+    if let Some(target) = reference(schema) {
+        return Some(target);
+    }
+    if let Some(target) = schema.get("items").and_then(reference) {
+        return Some(target);
+    }
+    match schema
+        .get("oneOf")
+        .and_then(|m| m.as_array())
+        .map(Vec::as_slice)
+    {
+        Some([a, b]) if b["type"] == "null" => reference(a),
+        Some([a, b]) if a["type"] == "null" => reference(b),
+        _ => None,
+    }
+}
+
+/// Every property of `schema` (and of its inline `allOf`/`oneOf`/`anyOf` members and
+/// nested objects) that lacks a description or an example, as `where: what`.
+fn undocumented_properties(at: &str, schema: &serde_json::Value, out: &mut Vec<String>) {
+    for key in ["allOf", "oneOf", "anyOf"] {
+        for member in schema[key].as_array().into_iter().flatten() {
+            undocumented_properties(at, member, out);
+        }
+    }
+    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+        let at = format!("{at}.{name}");
+        if property.get("description").is_none() {
+            out.push(format!("{at}: no description"));
+        }
+        if !has_example(property) && referenced(property).is_none() {
+            out.push(format!("{at}: no example"));
+        }
+        undocumented_properties(&at, property, out);
+    }
+}
+
+#[test]
+fn every_schema_field_and_parameter_has_a_description_and_an_example() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&kaifang::api::openapi().to_pretty_json().unwrap()).unwrap();
+    let mut missing = Vec::new();
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        undocumented_properties(name, schema, &mut missing);
+        // A component without fields (an enum, a scalar) is itself a leaf.
+        let composite = ["properties", "allOf", "oneOf", "anyOf"]
+            .iter()
+            .any(|key| schema.get(*key).is_some());
+        if !composite {
+            if schema.get("description").is_none() {
+                missing.push(format!("{name}: no description"));
+            }
+            if !has_example(schema) {
+                missing.push(format!("{name}: no example"));
+            }
+        }
+    }
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let at = format!(
+                    "{method} {path} {} parameter {}",
+                    param["in"], param["name"]
+                );
+                if param.get("description").is_none() {
+                    missing.push(format!("{at}: no description"));
+                }
+                if !has_example(param) && !has_example(&param["schema"]) {
+                    missing.push(format!("{at}: no example"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} fields and parameters lack a description (a `///` line) or an example \
+         (`#[schema(example = ..)]`, `#[param(example = ..)]`):\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
 }

@@ -29,6 +29,7 @@ pub struct ListParams {
     #[param(example = "transport")]
     pub tag: Option<String>,
     /// Only datasets of this tier.
+    #[param(example = "open")]
     pub tier: Option<Tier>,
     /// Datasets per page, 1 to 500 (default 50).
     #[param(example = 50, minimum = 1, maximum = 500)]

@@ -52,6 +52,7 @@ pub struct PublishedVersion {
     /// The new current version.
     pub version: VersionInfo,
     /// Its columns with their inferred types.
+    #[schema(example = json!([{"name": "carrier", "type": "text"}, {"name": "flight", "type": "integer"}, {"name": "dep_delay", "type": "integer"}]))]
     pub columns: Vec<Column>,
 }
 
@@ -65,6 +66,9 @@ impl utoipa::PartialSchema for FileBytes {
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
             .description(Some("The raw bytes of a file"))
+            .examples([serde_json::json!(
+                "year,month,day,dep_time,sched_dep_time,dep_delay,arr_time,sched_arr_time,arr_delay,carrier,flight,tailnum,origin,dest,air_time,distance,hour,minute,time_hour\n2013,1,1,517,515,2,830,819,11,UA,1545,N14228,EWR,IAH,227,1400,5,15,2013-01-01T10:00:00Z\n"
+            )])
             .into()
     }
 }

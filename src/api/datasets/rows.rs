@@ -36,7 +36,11 @@ pub struct RowsParams {
     #[param(example = 100, minimum = 1)]
     #[serde(default, deserialize_with = "crate::api::params::limit")]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page, unchanged.
+    /// `next_cursor` of the previous page, unchanged; valid only with the same `filter`
+    /// and `order`, on the version it was made on.
+    #[param(
+        example = "eyJkIjoxLCJ2IjoxLCJxIjoiMTljNWQ1ZWIyYmNmZjFiYSIsImsiOls2OSwxMDY2LDYwODddfQ.wPMVCJQfeyHxDH3n08EAgw"
+    )]
     pub cursor: Option<String>,
     /// `exact` to also return the number of matching rows.
     #[param(example = "exact")]
@@ -82,8 +86,12 @@ pub struct RowsPage {
     #[schema(example = json!([{"carrier": "UA", "flight": 1545, "dep_delay": 2}]))]
     pub data: Vec<serde_json::Map<String, serde_json::Value>>,
     /// Pass as `cursor` to get the next page; null on the last page.
+    #[schema(
+        example = "eyJkIjoxLCJ2IjoxLCJxIjoiMTljNWQ1ZWIyYmNmZjFiYSIsImsiOls2OSwxMDY2LDYwODddfQ.wPMVCJQfeyHxDH3n08EAgw"
+    )]
     pub next_cursor: Option<String>,
     /// Number of matching rows when `count=exact` was asked; else null.
+    #[schema(example = 288)]
     pub total: Option<i64>,
 }
 

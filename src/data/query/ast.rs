@@ -36,13 +36,19 @@ pub enum Expr {
     /// True when every condition in `args` holds.
     And {
         /// The conditions, at least one.
-        #[schema(no_recursion)]
+        #[schema(no_recursion, example = json!([
+            {"op": "eq", "column": "carrier", "value": "UA"},
+            {"op": "gt", "column": "dep_delay", "value": 30}
+        ]))]
         args: Vec<Expr>,
     },
     /// True when at least one condition in `args` holds.
     Or {
         /// The conditions, at least one.
-        #[schema(no_recursion)]
+        #[schema(no_recursion, example = json!([
+            {"op": "eq", "column": "carrier", "value": "UA"},
+            {"op": "gt", "column": "dep_delay", "value": 30}
+        ]))]
         args: Vec<Expr>,
     },
     /// True when `arg` does not hold.
@@ -105,6 +111,7 @@ pub enum Expr {
         #[schema(example = "origin")]
         column: String,
         /// Candidate values, 1 to 1000 of them.
+        #[schema(example = json!(["JFK", "LGA"]))]
         values: Vec<Literal>,
     },
     /// Case-insensitive pattern match on a text column: `%` matches any
