@@ -101,8 +101,6 @@ pub fn create_indexes(conn: &mut AnyConnection, table: &str, columns: &[String])
     b.push("ANALYZE ").push_ident(table);
     sqlite(conn)
         .batch_execute(b.sql())
-        .map_err(|e| Error::internal(format!("analyzing {table}"), e))?;
-    crate::db::drop_value_samples(sqlite(conn), Some(table))
         .map_err(|e| Error::internal(format!("analyzing {table}"), e))
 }
 

@@ -15,7 +15,6 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::error::{Error, Result};
 
 pub use settings::{get_or_init_setting, get_setting};
-pub use sqlite::drop_value_samples;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
@@ -241,22 +240,13 @@ impl Db {
         Ok(())
     }
 
-    /// Applies pending migrations, and drops the planner's value samples an
-    /// older build left (see `drop_value_samples`).
+    /// Applies pending migrations.
     pub fn migrate(&self) -> Result<Vec<String>> {
         let mut conn = self.get()?;
         let applied = match &mut *conn {
             AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
         }
-        .map_err(|e| Error::internal("running migrations", e.to_string()))?
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-        // Databases whose datasets were analysed before samples were dropped.
-        match &mut *conn {
-            AnyConnection::Sqlite(c) => drop_value_samples(c, None)
-                .map_err(|e| Error::internal("dropping planner samples", e))?,
-        }
-        Ok(applied)
+        .map_err(|e| Error::internal("running migrations", e.to_string()))?;
+        Ok(applied.iter().map(|v| v.to_string()).collect())
     }
 }

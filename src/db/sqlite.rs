@@ -63,32 +63,3 @@ pub fn spawn_checkpointer(path: &Path) -> std::io::Result<()> {
         })
         .map(drop)
 }
-
-/// Keeps the planner's per-index averages (`sqlite_stat1`) and drops the
-/// value samples (`sqlite_stat4`) that `ANALYZE` gathers for `table` (all
-/// tables when `None`). With samples SQLite plans a statement for the
-/// values bound to it, and so prepares it again at every execution that
-/// binds a value: about a tenth of the work of a filtered page. The
-/// averages choose the same index for the filters and orders we compile.
-pub fn drop_value_samples(conn: &mut SqliteConnection, table: Option<&str>) -> QueryResult<()> {
-    use diesel::sql_types::{BigInt, Text};
-    let samples: i64 = diesel::select(diesel::dsl::sql::<BigInt>(
-        "(SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat4')",
-    ))
-    .get_result(conn)?;
-    if samples == 0 {
-        return Ok(());
-    }
-    let removed = match table {
-        Some(t) => diesel::sql_query("DELETE FROM sqlite_stat4 WHERE tbl = ?")
-            .bind::<Text, _>(t)
-            .execute(conn)?,
-        None => diesel::sql_query("DELETE FROM sqlite_stat4").execute(conn)?,
-    };
-    if removed > 0 {
-        // The planner reads the statistics tables with the schema; this
-        // makes the connection that analysed re-read them now.
-        conn.batch_execute("ANALYZE sqlite_schema")?;
-    }
-    Ok(())
-}

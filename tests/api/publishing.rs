@@ -1127,24 +1127,3 @@ async fn reserved_and_unsafe_column_names_are_refused_on_line_1() {
     }
     assert_eq!(version_tables(&app), Vec::<String>::new());
 }
-
-/// The planner keeps per-index averages but no value samples: with samples,
-/// SQLite re-prepares a filtered page's statement at every execution.
-#[tokio::test]
-async fn an_import_leaves_index_averages_and_no_value_samples() {
-    let app = spawn_app().await;
-    let csv = "carrier,delay\nUA,3\nAA,5\nUA,7\nDL,1\nUA,2\nAA,9\n";
-    DatasetBuilder::new("samples").with_csv(&app, csv).await;
-    let db = app.sqlite();
-    let averages = db.query("SELECT count(*) FROM sqlite_stat1");
-    assert_ne!(averages, ["0"], "ANALYZE ran: index averages are kept");
-    let samples = db.query(
-        "SELECT count(*) FROM sqlite_schema s WHERE s.name = 'sqlite_stat4' \
-         AND EXISTS (SELECT 1 FROM sqlite_stat4)",
-    );
-    assert_eq!(samples, ["0"], "no value samples remain");
-    let res = app
-        .get_rows("samples", &[("filter", "carrier = 'UA'"), ("limit", "10")])
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-}
