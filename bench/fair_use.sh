@@ -22,7 +22,7 @@ cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/kaifang"
 WORK="$(mktemp -d)"
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 echo "== machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 KAIFANG_DATABASE_URL="$WORK/off.db" "$BIN" import "$DATA" --dataset flights --org us-dot-bts >/dev/null 2>&1
