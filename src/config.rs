@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::jwt_config::JwtSettings;
 use crate::error::{Error, Result};
+use crate::fair_use::RoleLimitSettings;
 
 /// A secret value that prints (and serializes) as `[redacted]`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -87,6 +88,14 @@ pub struct Settings {
     pub rate_limit_per_second: f64,
     /// Requests a caller may make at once before the rate applies.
     pub rate_limit_burst: u32,
+    /// Rows of data each caller may receive per UTC day (0: no quota).
+    pub daily_row_quota: u64,
+    /// Bytes of data each caller may receive per UTC day (0: no quota).
+    pub daily_byte_quota: u64,
+    /// Limits of roles that have their own (`[role_limits.researcher]`); a limit left out
+    /// is the default's. `anonymous` and `registered` name every anonymous and every
+    /// signed-in caller.
+    pub role_limits: std::collections::BTreeMap<String, RoleLimitSettings>,
     /// Seconds requests in flight get to finish after SIGTERM or SIGINT.
     pub shutdown_timeout_secs: u64,
     /// Log lines as readable text (`text`) or one JSON object a line (`json`).
@@ -101,6 +110,9 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     /// How bearer JWTs are verified (the `[jwt]` table); off when no key is set.
     pub jwt: JwtSettings,
+    /// The file these settings were read from, read again on SIGHUP; not a setting.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -121,6 +133,9 @@ impl Default for Settings {
             audit_checkpoint_secs: 60,
             rate_limit_per_second: 0.0,
             rate_limit_burst: 100,
+            daily_row_quota: 0,
+            daily_byte_quota: 0,
+            role_limits: std::collections::BTreeMap::new(),
             shutdown_timeout_secs: 30,
             log_format: "text".to_string(),
             max_header_bytes: 16 * 1024,
@@ -128,6 +143,7 @@ impl Default for Settings {
             keep_alive_secs: 5,
             cors_allowed_origins: Vec::new(),
             jwt: JwtSettings::default(),
+            config_file: None,
         }
     }
 }
@@ -136,17 +152,16 @@ impl Settings {
     /// Loads settings: `file` if given (it must exist), else `kaifang.toml`
     /// in the working directory if present; then the environment.
     pub fn load(file: Option<&Path>) -> Result<Settings> {
-        let mut settings = match file {
-            Some(path) => Self::from_file(path)?,
-            None => {
-                let default = PathBuf::from("kaifang.toml");
-                if default.exists() {
-                    Self::from_file(&default)?
-                } else {
-                    Settings::default()
-                }
-            }
+        let default = PathBuf::from("kaifang.toml");
+        let file = match file {
+            Some(path) => Some(path.to_path_buf()),
+            None => default.exists().then_some(default),
         };
+        let mut settings = match &file {
+            Some(path) => Self::from_file(path)?,
+            None => Settings::default(),
+        };
+        settings.config_file = file;
         settings.apply_env(|k| std::env::var(k).ok())?;
         settings.validate()?;
         Ok(settings)
@@ -214,6 +229,12 @@ impl Settings {
         }
         if let Some(v) = get("KAIFANG_RATE_LIMIT_BURST") {
             self.rate_limit_burst = num("KAIFANG_RATE_LIMIT_BURST", v)?;
+        }
+        if let Some(v) = get("KAIFANG_DAILY_ROW_QUOTA") {
+            self.daily_row_quota = num("KAIFANG_DAILY_ROW_QUOTA", v)?;
+        }
+        if let Some(v) = get("KAIFANG_DAILY_BYTE_QUOTA") {
+            self.daily_byte_quota = num("KAIFANG_DAILY_BYTE_QUOTA", v)?;
         }
         if let Some(v) = get("KAIFANG_AUDIT_CHECKPOINT_SECS") {
             self.audit_checkpoint_secs = num("KAIFANG_AUDIT_CHECKPOINT_SECS", v)?;
@@ -347,6 +368,9 @@ impl Settings {
         if self.rate_limit_burst < 1 {
             return Err(Error::bad_request("rate_limit_burst must be at least 1"));
         }
+        crate::fair_use::limits_from_settings(self)
+            .validate()
+            .map_err(|e| Error::bad_request(format!("limits: {}", e.detail())))?;
         if self.audit_checkpoint_every < 1 || self.audit_checkpoint_secs < 1 {
             return Err(Error::bad_request(
                 "audit_checkpoint_every and audit_checkpoint_secs must be at least 1",

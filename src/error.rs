@@ -84,6 +84,8 @@ pub struct Error {
     kind: Kind,
     detail: String,
     source: Option<BoxError>,
+    /// Seconds the client should wait (`Retry-After`), for a 429 or 503.
+    retry_after: Option<u64>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -94,7 +96,18 @@ impl Error {
             kind,
             detail: detail.into(),
             source: None,
+            retry_after: None,
         }
+    }
+
+    /// Sends `Retry-After: secs` with the answer.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(Kind::BadRequest, detail)
@@ -121,6 +134,7 @@ impl Error {
             kind: Kind::Internal,
             detail: context.into(),
             source: Some(source.into()),
+            retry_after: None,
         }
     }
 
@@ -241,8 +255,16 @@ impl ResponseError for Error {
     }
 
     fn error_response(&self) -> HttpResponse {
-        // The request-id middleware re-renders this with `instance` set.
-        self.problem(None).into_response()
+        // The request-id middleware re-renders this with `instance` set, keeping the
+        // headers set here.
+        let mut res = self.problem(None).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.to_string())
+        {
+            res.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, v);
+        }
+        res
     }
 }
 

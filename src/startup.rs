@@ -23,7 +23,7 @@ use crate::data::mask::MaskKey;
 use crate::data::plan::Limits;
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
-use crate::fair_use::RateLimiter;
+use crate::fair_use::{self as fair_use, Clock, FairUse, MemoryStore};
 use crate::policy::{self, SharedEngine};
 
 /// Opens the database, applies migrations and drops tables that a crashed
@@ -106,6 +106,79 @@ pub struct Application {
     port: u16,
     server: Server,
     audit: AuditWriter,
+    reloader: Reloader,
+}
+
+/// What SIGHUP reloads: the settings that can change under a running gateway. The
+/// limits (from the configuration, and those an admin stored, which win), the JWT
+/// keys and their checks (`[jwt]`: keys, JWKS, issuers, audience, leeway, claims) and
+/// the admin token. Everything else (address, database, pool, audit, HTTP limits)
+/// needs a restart; so does turning JWTs or the admin token on or off, since whether
+/// publishing over HTTP is possible is decided at start.
+#[derive(Clone)]
+pub struct Reloader {
+    fair: std::sync::Arc<FairUse>,
+    auth: web::Data<Authenticator>,
+    db: Db,
+    file: Option<std::path::PathBuf>,
+    jwt_enabled: bool,
+    admin_token_set: bool,
+}
+
+impl Reloader {
+    /// Reads the configuration file and the environment again and puts what can change
+    /// in force; on any error nothing changes.
+    pub async fn reload(&self) -> Result<()> {
+        let settings = Settings::load(self.file.as_deref())?;
+        if settings.jwt.enabled() != self.jwt_enabled {
+            return Err(Error::bad_request(
+                "turning JWT verification on or off needs a restart; nothing was reloaded",
+            ));
+        }
+        if settings.admin_token.is_some() != self.admin_token_set {
+            return Err(Error::bad_request(
+                "setting or removing admin_token needs a restart; nothing was reloaded",
+            ));
+        }
+        let jwt = if settings.jwt.enabled() {
+            let verifier = JwtVerifier::new(&settings.jwt)
+                .map_err(|e| Error::bad_request(format!("jwt: {e}")))?;
+            Some(std::sync::Arc::new(verifier))
+        } else {
+            None
+        };
+        let stored = self.db.run(fair_use::load_stored).await?;
+        self.fair
+            .set_config(fair_use::limits_from_settings(&settings));
+        self.fair.set_admin(stored.map(|s| s.limits));
+        self.auth.replace(settings.admin_token.clone(), jwt);
+        Ok(())
+    }
+}
+
+/// Reloads on every SIGHUP until the process ends.
+fn spawn_reload_on_hangup(reloader: Reloader) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "no SIGHUP handler; reloading by signal is off");
+                return;
+            }
+        };
+        while hangup.recv().await.is_some() {
+            match reloader.reload().await {
+                Ok(()) => tracing::info!("SIGHUP: reloaded the limits, JWT keys and admin token"),
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: reload failed; the old settings stay in force")
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop(reloader);
 }
 
 /// True on SIGTERM or SIGINT; false when no handler could be installed.
@@ -135,6 +208,15 @@ async fn wait_for_stop_signal() -> bool {
 impl Application {
     /// Builds the gateway on `settings.bind` (use port 0 for a free port).
     pub async fn build(settings: &Settings, db: Db) -> Result<Application> {
+        Self::build_with_clock(settings, db, Clock::system()).await
+    }
+
+    /// `build`, with fair use counting days by `clock` (tests move it forward).
+    pub async fn build_with_clock(
+        settings: &Settings,
+        db: Db,
+        clock: Clock,
+    ) -> Result<Application> {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| Error::bad_request(format!("cannot listen on {}: {e}", settings.bind)))?;
         let port = listener
@@ -152,12 +234,14 @@ impl Application {
             settings.cors_allowed_origins.clone(),
         ));
         let max_header = web::Data::new(api::limits::MaxHeaderBytes(settings.max_header_bytes));
-        let limiter = (settings.rate_limit_per_second > 0.0).then(|| {
-            web::Data::new(RateLimiter::new(
-                settings.rate_limit_per_second,
-                settings.rate_limit_burst,
-            ))
-        });
+        let stored = db.run(fair_use::load_stored).await?;
+        let fair = std::sync::Arc::new(FairUse::new(
+            fair_use::limits_from_settings(settings),
+            stored.map(|s| s.limits),
+            std::sync::Arc::new(MemoryStore::new()),
+            clock,
+        ));
+        let fair_data = web::Data::from(std::sync::Arc::clone(&fair));
         db.run(policy::prepare_store).await?;
         let policy = std::sync::Arc::new(SharedEngine::load(&db).await?);
         spawn_policy_watch(std::sync::Arc::clone(&policy), db.clone());
@@ -186,8 +270,16 @@ impl Application {
         let auth = web::Data::new(Authenticator::new(
             settings.admin_token.clone(),
             jwt,
-            Some(keys_db),
+            Some(keys_db.clone()),
         ));
+        let reloader = Reloader {
+            fair: std::sync::Arc::clone(&fair),
+            auth: auth.clone(),
+            db: keys_db,
+            file: settings.config_file.clone(),
+            jwt_enabled: settings.jwt.enabled(),
+            admin_token_set: settings.admin_token.is_some(),
+        };
         let doc = api::openapi();
         let server = HttpServer::new(move || {
             let (app, _) = App::new()
@@ -199,7 +291,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(cors_origins.clone())
                 .app_data(max_header.clone())
-                .app_data(limiter.clone())
+                .app_data(fair_data.clone())
                 .configure(api::configure)
                 .split_for_parts();
             app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
@@ -226,6 +318,7 @@ impl Application {
             port,
             server,
             audit,
+            reloader,
         })
     }
 
@@ -233,11 +326,17 @@ impl Application {
         self.port
     }
 
+    /// What SIGHUP runs, for tests and embedders.
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
+    }
+
     /// Serves until SIGTERM or SIGINT, then stops gracefully: no new connections, requests
     /// in flight (streamed exports included) finish within `shutdown_timeout_secs`, and
     /// the audit writer commits and seals every record before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        spawn_reload_on_hangup(self.reloader.clone());
         tokio::spawn(async move {
             if wait_for_stop_signal().await {
                 tracing::info!("stopping: finishing the requests in flight");

@@ -16,7 +16,7 @@ use super::recording::{Abandoned, Draft, record_export_end};
 use crate::audit::{AuditWriter, Note};
 use crate::auth::Principal;
 use crate::error::{Error, Kind, PROBLEM_JSON, Problem};
-use crate::fair_use::{RateLimiter, Verdict};
+use crate::fair_use::{FairUse, RateState};
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -148,7 +148,7 @@ pub async fn pipeline(
     };
     let metrics = served.metrics.clone();
     let metrics = metrics.as_ref().map(|m| m.get_ref());
-    let verdict = rate_verdict(&req, principal.as_ref());
+    let verdict = admit(&req, principal.as_ref());
     // Deny by default: an operation the spec guards never sees an anonymous caller,
     // whatever its body holds.
     let anonymous = matches!(principal.as_ref(), Some(crate::auth::Principal::Anonymous));
@@ -176,7 +176,8 @@ pub async fn pipeline(
         served.done(refused.status().as_u16());
         return Ok(refused);
     }
-    if let Some(v) = verdict.filter(|v| !v.allowed) {
+    if let Some(state) = verdict.as_ref().filter(|s| !s.verdict.allowed) {
+        let v = state.verdict;
         abandoned.disarm();
         if let Some(m) = metrics {
             m.rate_limited();
@@ -201,7 +202,7 @@ pub async fn pipeline(
             served.done(res.status().as_u16());
             return Ok(res);
         }
-        rate_headers(&mut refused, v);
+        rate_headers(&mut refused, state);
         served.done(refused.status().as_u16());
         return Ok(refused);
     }
@@ -240,49 +241,49 @@ pub async fn pipeline(
         res.headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID), v);
     }
-    if let Some(v) = verdict {
-        rate_headers(&mut res, v);
+    if let Some(state) = &verdict {
+        rate_headers(&mut res, state);
     }
     served.done(res.status().as_u16());
     Ok(res)
 }
 
-/// The limiter, registered (as an option) only when limits are configured.
-fn limiter_of(req: &HttpRequest) -> Option<web::Data<RateLimiter>> {
-    req.app_data::<Option<web::Data<RateLimiter>>>()
-        .cloned()
-        .flatten()
-}
-
-/// The rate-limit verdict for this request, when limits are configured:
-/// per subject, or per client address for anonymous callers.
-fn rate_verdict(req: &ServiceRequest, principal: Option<&Principal>) -> Option<Verdict> {
-    let limiter = limiter_of(req.request())?;
-    let caller = match principal {
-        Some(Principal::Anonymous) | None => format!(
-            "ip:{}",
-            req.peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default()
+/// Admits the request under the caller's limits: takes one request from its
+/// bucket and leaves its fair-use meter for the handlers. The caller is its
+/// subject, or its client address when anonymous (or its credentials failed).
+/// Returns the rate state when the caller's rate is limited.
+fn admit(req: &ServiceRequest, principal: Option<&Principal>) -> Option<RateState> {
+    let fair = req.app_data::<web::Data<FairUse>>()?.clone().into_inner();
+    let (key, roles) = match principal {
+        Some(Principal::Anonymous) | None => (
+            format!(
+                "ip:{}",
+                req.peer_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default()
+            ),
+            None,
         ),
-        Some(p) => p.subject(),
+        Some(p) => (p.subject(), Some(p.roles())),
     };
-    Some(limiter.check(&caller, std::time::Instant::now()))
+    let admission = fair.admit(key, roles.as_deref());
+    req.extensions_mut().insert(admission.meter);
+    admission.rate
 }
 
-/// `RateLimit` and `RateLimit-Policy` (IETF httpapi-ratelimit-headers).
-fn rate_headers(res: &mut ServiceResponse<BoxBody>, v: Verdict) {
-    let Some(limiter) = limiter_of(res.request()) else {
-        return;
-    };
-    let window = (f64::from(limiter.burst()) / limiter.rate())
-        .ceil()
-        .max(1.0);
-    let policy = format!("\"default\";q={};w={window}", limiter.burst());
-    let state = format!("\"default\";r={};t={}", v.remaining, v.reset_secs);
-    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+/// `RateLimit` and `RateLimit-Policy` (IETF httpapi-ratelimit-headers draft): the
+/// caller's request quota (a full burst) and window (seconds a burst takes to refill),
+/// named after the limit entry it comes from, and what is left of it.
+fn rate_headers(res: &mut ServiceResponse<BoxBody>, state: &RateState) {
+    let name = &state.policy;
+    let policy = format!("\"{name}\";q={};w={}", state.quota, state.window);
+    let now = format!(
+        "\"{name}\";r={};t={}",
+        state.verdict.remaining, state.verdict.reset_secs
+    );
+    for (header, value) in [("ratelimit-policy", policy), ("ratelimit", now)] {
         if let Ok(h) = HeaderValue::from_str(&value) {
-            res.headers_mut().insert(HeaderName::from_static(name), h);
+            res.headers_mut().insert(HeaderName::from_static(header), h);
         }
     }
 }

@@ -11,6 +11,7 @@ mod column_rules;
 pub mod cors;
 mod datasets;
 mod etag;
+mod fair_use;
 mod grants;
 mod guard;
 mod health;
@@ -79,7 +80,11 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(column_rules::set_column_rules)
         .service(health::get_health)
         .service(health::get_readiness)
-        .service(metrics::get_metrics);
+        .service(metrics::get_metrics)
+        .service(fair_use::get_my_usage)
+        .service(fair_use::get_limits)
+        .service(fair_use::set_limits)
+        .service(fair_use::reset_limits);
 }
 
 fn json_config() -> web::JsonConfig {
@@ -148,8 +153,13 @@ pub(crate) fn channel_body(
     rx: tokio::sync::mpsc::Receiver<crate::error::Result<bytes::Bytes>>,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, actix_web::Error>> {
     futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|item| (item.map_err(actix_web::Error::from), rx))
+        let item = rx.recv().await?;
+        if item.is_err() {
+            // An error ends the connection at once, dropping what actix has not yet
+            // written; waiting a moment first lets the chunks before it reach the client,
+            // which then sees a transfer cut off after them.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Some((item.map_err(actix_web::Error::from), rx))
     })
 }

@@ -38,7 +38,13 @@ pub fn limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
 }
 
 pub fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    whole(d, "status")
+    let status = whole(d, "status")?;
+    if status.is_some_and(|s| !(100..=599).contains(&s)) {
+        return Err(D::Error::custom(
+            "status must be an HTTP status from 100 to 599, such as status=403",
+        ));
+    }
+    Ok(status)
 }
 
 pub fn offset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {

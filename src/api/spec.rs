@@ -26,6 +26,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "access", description = "Conditional open data: access requests, their review, and the grants approvals create"),
         (name = "policy", description = "Who may do what: the rules in force, role assignments, revisions, explain and simulate"),
         (name = "audit", description = "The hash-chained record of every request: listing, export, verification"),
+        (name = "fair use", description = "Rate limits and daily quotas: the caller's use, and the limits administrators set"),
         (name = "operations", description = "Liveness, readiness and metrics for the people and programs that run the gateway"),
     ),
     components(schemas(Problem)),
@@ -84,7 +85,7 @@ impl Modify for ProblemResponses {
                     .entry("429".to_string())
                     .or_insert_with(|| {
                         RefOr::T(Response::new(
-                            "Over the caller's rate limit; retry after the seconds in Retry-After",
+                            "Over the caller's rate limit, or (queries and exports) a daily quota used up; retry after the seconds in Retry-After",
                         ))
                     });
                 op.responses

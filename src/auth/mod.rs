@@ -115,11 +115,17 @@ impl Principal {
     }
 }
 
+/// The admin token and JWT keys, replaced whole when the configuration is reloaded.
+#[derive(Default)]
+struct Credentials {
+    admin_token: Option<Secret>,
+    jwt: Option<Arc<JwtVerifier>>,
+}
+
 /// The credentials the gateway accepts; stored as app data.
 #[derive(Clone, Default)]
 pub struct Authenticator {
-    admin_token: Option<Secret>,
-    jwt: Option<Arc<JwtVerifier>>,
+    creds: Arc<arc_swap::ArcSwap<Credentials>>,
     keys: Option<Db>,
 }
 
@@ -134,10 +140,18 @@ impl Authenticator {
         keys: Option<Db>,
     ) -> Self {
         Authenticator {
-            admin_token,
-            jwt,
+            creds: Arc::new(arc_swap::ArcSwap::from_pointee(Credentials {
+                admin_token,
+                jwt,
+            })),
             keys,
         }
+    }
+
+    /// Puts a new admin token and JWT verifier in force from the next request on (a
+    /// configuration reload); requests under way finish with the old ones.
+    pub fn replace(&self, admin_token: Option<Secret>, jwt: Option<Arc<JwtVerifier>>) {
+        self.creds.store(Arc::new(Credentials { admin_token, jwt }));
     }
 
     /// Authenticates from the `Authorization` and `X-API-Key` headers; at
@@ -167,7 +181,8 @@ impl Authenticator {
 
     /// Whether any credential can be accepted at all (publishing needs one).
     pub fn publishing_enabled(&self) -> bool {
-        self.admin_token.is_some() || self.jwt.is_some()
+        let creds = self.creds.load();
+        creds.admin_token.is_some() || creds.jwt.is_some()
     }
 
     /// Reads the `Authorization` header: none means anonymous; anything
@@ -187,12 +202,13 @@ impl Authenticator {
             ));
         }
         let token = token.trim();
-        if let Some(admin) = &self.admin_token
+        let creds = self.creds.load_full();
+        if let Some(admin) = &creds.admin_token
             && bool::from(admin.expose().as_bytes().ct_eq(token.as_bytes()))
         {
             return Ok(Principal::Admin);
         }
-        let Some(verifier) = &self.jwt else {
+        let Some(verifier) = &creds.jwt else {
             return Err(invalid_token(
                 "the bearer token is not valid; send a valid token or no Authorization header",
             ));

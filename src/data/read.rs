@@ -164,10 +164,23 @@ pub fn fetch_page(conn: &mut AnyConnection, plan: &Plan, key: &CursorKey) -> Res
 /// What a finished export sent.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExportStats {
+    /// Rows in the chunks handed to the HTTP layer.
     pub rows: u64,
     pub bytes: u64,
-    /// False when the client went away or reading failed before the end.
+    /// False when the client went away, reading failed or a quota ran out before the end.
     pub complete: bool,
+    /// True when a quota ran out before the end.
+    pub cut_by_quota: bool,
+}
+
+/// How much an export may send, counted as it goes: a daily quota of rows and bytes.
+pub trait SendLimit: Send + 'static {
+    /// What may still be sent, as (rows, bytes); `None`: no limit.
+    fn remaining(&self) -> (Option<u64>, Option<u64>);
+    /// Counts a chunk of `rows` and `bytes` handed on; returns what may still be sent.
+    fn sent(&mut self, rows: u64, bytes: u64) -> (Option<u64>, Option<u64>);
+    /// The error that ends an export stopped by the limit.
+    fn exceeded(&self) -> Error;
 }
 
 /// A running export: chunks arrive on `chunks`; `done` reports the totals.
@@ -176,14 +189,16 @@ pub struct Export {
     pub done: tokio::sync::oneshot::Receiver<ExportStats>,
 }
 
-/// Starts streaming every row of `plan` on a blocking thread.
-pub fn start_export(db: &Db, plan: Plan) -> Export {
+/// Starts streaming every row of `plan` on a blocking thread, stopping before a row that
+/// would pass `limit`: what was within it is sent, then the stream ends in an error (the
+/// client sees a cut-off transfer, not a short file that looks whole).
+pub fn start_export(db: &Db, plan: Plan, limit: Option<Box<dyn SendLimit>>) -> Export {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(4);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let db = db.clone();
     tokio::task::spawn_blocking(move || {
         let mut stats = ExportStats::default();
-        if let Err(e) = export_rows(&db, &plan, &tx, &mut stats) {
+        if let Err(e) = export_rows(&db, &plan, &tx, &mut stats, limit) {
             // The receiver may be gone already; then nobody is left to tell.
             let _ = tx.blocking_send(Err(e));
         }
@@ -195,11 +210,35 @@ pub fn start_export(db: &Db, plan: Plan) -> Export {
     }
 }
 
+/// Hands `buf` on as one chunk; false when the receiver is gone.
+fn hand_on(
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes>>,
+    buf: &mut BytesMut,
+    rows: &mut u64,
+    stats: &mut ExportStats,
+    limit: &mut Option<Box<dyn SendLimit>>,
+) -> (bool, (Option<u64>, Option<u64>)) {
+    let chunk = buf.split().freeze();
+    let len = chunk.len() as u64;
+    if tx.blocking_send(Ok(chunk)).is_err() {
+        return (false, (None, None));
+    }
+    stats.rows += *rows;
+    stats.bytes += len;
+    let left = match limit {
+        Some(l) => l.sent(*rows, len),
+        None => (None, None),
+    };
+    *rows = 0;
+    (true, left)
+}
+
 fn export_rows(
     db: &Db,
     plan: &Plan,
     tx: &tokio::sync::mpsc::Sender<Result<Bytes>>,
     stats: &mut ExportStats,
+    mut limit: Option<Box<dyn SendLimit>>,
 ) -> Result<()> {
     let mut conn = db.get()?;
     install_masks(&mut conn, plan)?;
@@ -212,33 +251,48 @@ fn export_rows(
         Format::Json => buf.extend_from_slice(b"["),
         Format::Ndjson => {}
     }
-    for row in iter {
+    let (mut rows_left, mut bytes_left) = limit.as_ref().map_or((None, None), |l| l.remaining());
+    // Rows in `buf`, not yet handed on.
+    let mut pending = 0u64;
+    for (written, row) in iter.enumerate() {
         let row = row.map_err(sql_error)?;
-        if plan.format == Format::Json && stats.rows > 0 {
+        let len = row.r.len() as u64 + 1;
+        if rows_left.is_some_and(|r| pending >= r)
+            || bytes_left.is_some_and(|b| buf.len() as u64 + len > b)
+        {
+            stats.cut_by_quota = true;
+            break;
+        }
+        if plan.format == Format::Json && written > 0 {
             buf.extend_from_slice(b",");
         }
         buf.extend_from_slice(row.r.as_bytes());
         if plan.format != Format::Json {
             buf.extend_from_slice(b"\n");
         }
-        stats.rows += 1;
+        pending += 1;
         if buf.len() >= CHUNK {
-            let chunk = buf.split().freeze();
-            stats.bytes += chunk.len() as u64;
-            if tx.blocking_send(Ok(chunk)).is_err() {
+            let (open, left) = hand_on(tx, &mut buf, &mut pending, stats, &mut limit);
+            if !open {
                 return Ok(());
             }
+            (rows_left, bytes_left) = left;
         }
     }
-    if plan.format == Format::Json {
+    if plan.format == Format::Json && !stats.cut_by_quota {
         buf.extend_from_slice(b"]");
     }
     if !buf.is_empty() {
-        let chunk = buf.split().freeze();
-        stats.bytes += chunk.len() as u64;
-        if tx.blocking_send(Ok(chunk)).is_err() {
+        let (open, _) = hand_on(tx, &mut buf, &mut pending, stats, &mut limit);
+        if !open {
             return Ok(());
         }
+    }
+    if stats.cut_by_quota {
+        if let Some(l) = &limit {
+            let _ = tx.blocking_send(Err(l.exceeded()));
+        }
+        return Ok(());
     }
     stats.complete = true;
     Ok(())

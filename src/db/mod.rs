@@ -14,7 +14,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::{Error, Result};
 
-pub use settings::{get_or_init_setting, get_setting};
+pub use settings::{delete_setting, get_or_init_setting, get_setting, put_setting};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 

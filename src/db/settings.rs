@@ -35,3 +35,21 @@ pub fn get_or_init_setting(
         .select(settings::value)
         .first::<String>(conn)?)
 }
+
+/// Stores `value` under `key`, replacing what was there.
+pub fn put_setting(conn: &mut AnyConnection, key: &str, value: &str) -> Result<()> {
+    let updated = diesel::update(settings::table.find(key))
+        .set(settings::value.eq(value))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(settings::table)
+            .values((settings::key.eq(key), settings::value.eq(value)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Removes the setting `key`; true when there was one.
+pub fn delete_setting(conn: &mut AnyConnection, key: &str) -> Result<bool> {
+    Ok(diesel::delete(settings::table.find(key)).execute(conn)? > 0)
+}

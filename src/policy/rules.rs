@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{PolicyError, shorten};
 
 /// Every action the gateway asks about; rules may also use `*` for "any action".
-pub const ACTIONS: [&str; 10] = [
+pub const ACTIONS: [&str; 11] = [
     "catalog:read",
     "data:query",
     "data:export",
@@ -18,12 +18,13 @@ pub const ACTIONS: [&str; 10] = [
     "policy:admin",
     "audit:read",
     "metrics:read",
+    "limits:admin",
 ];
 
 pub const TIERS: [&str; 3] = ["open", "conditional", "restricted"];
 
 /// Objects that are not datasets or groups of datasets.
-pub const SYSTEM_OBJECTS: [&str; 3] = ["policy", "audit", "metrics"];
+pub const SYSTEM_OBJECTS: [&str; 4] = ["policy", "audit", "metrics", "limits"];
 
 /// Role kinds every organisation has, named `role:<kind>:<org>`.
 pub(crate) const ORG_ROLE_KINDS: [&str; 2] = ["publisher", "reviewer"];

@@ -13,6 +13,8 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
 pub struct TestApp {
     pub address: String,
+    /// The clock fair use counts days by; tests move it forward.
+    pub clock: kaifang::fair_use::Clock,
     pub client: reqwest::Client,
     pub db_path: PathBuf,
     _dir: tempfile::TempDir,
@@ -35,13 +37,15 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     };
     adjust(&mut settings);
     let db = open_database(&settings).expect("database");
-    let app = Application::build(&settings, db)
+    let clock = kaifang::fair_use::Clock::system();
+    let app = Application::build_with_clock(&settings, db, clock.clone())
         .await
         .expect("application");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        clock,
         client: reqwest::Client::builder()
             .no_proxy()
             .build()

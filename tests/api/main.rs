@@ -11,6 +11,7 @@ mod config;
 mod durability;
 mod errors;
 mod export;
+mod fair_use;
 mod hardening;
 mod helpers;
 mod identity;

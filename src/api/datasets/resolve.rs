@@ -11,6 +11,7 @@ use crate::data::sql::Dialect;
 use crate::data::{Redact, RowsQuery};
 use crate::db::{AnyConnection, Backend};
 use crate::error::{Error, Result};
+use crate::fair_use::GrantQuota;
 use crate::masks::{self, GrantScope, View, Viewer};
 use crate::policy::{self, Action, DatasetRef, Engine};
 
@@ -163,9 +164,10 @@ fn authorize_rows(
     Ok((dataset, version, grant))
 }
 
-/// The dataset, its current version and what the caller sees of it (masks
-/// and row filters). The query's audit text is noted again once the view is
-/// known, with only the values compared against protected columns left out.
+/// The dataset, its current version, what the caller sees of it (masks and
+/// row filters) and the daily row quota of the grant it reads under, if any.
+/// The query's audit text is noted again once the view is known, with only
+/// the values compared against protected columns left out.
 pub fn authorize_view(
     conn: &mut AnyConnection,
     engine: &Engine,
@@ -174,8 +176,15 @@ pub fn authorize_view(
     slug: &str,
     action: Action,
     query: &RowsQuery,
-) -> Result<(DatasetRecord, VersionRecord, View)> {
+) -> Result<(DatasetRecord, VersionRecord, View, Option<GrantQuota>)> {
     let (dataset, version, grant) = authorize_rows(conn, engine, principal, note, slug, action)?;
+    let quota = grant.as_ref().and_then(|g| {
+        let rows = u64::try_from(g.row_quota?).ok()?;
+        Some(GrantQuota {
+            grant_id: g.id.clone(),
+            rows,
+        })
+    });
     let mut viewer = Viewer::of(principal);
     // Under a grant, the caller sees what the grant names: its columns, its rows.
     viewer.grant = grant.map(|g| GrantScope {
@@ -185,7 +194,7 @@ pub fn authorize_view(
     let view = masks::view_for(conn, &dataset, &version.columns, &viewer)?;
     let protected = view.protected();
     note.update(|d| d.query = Some(query.audit_text_redacting(Redact::Columns(&protected))));
-    Ok((dataset, version, view))
+    Ok((dataset, version, view, quota))
 }
 
 pub fn target<'a>(

@@ -8,13 +8,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::resolve::{authorize_view, target};
+use crate::api::fair_use::meter_of;
 use crate::api::state::AppState;
 use crate::audit::{Note, StreamOutcome};
 use crate::auth::Principal;
-use crate::data::plan::{Limits, plan_rows};
-use crate::data::read::{Page, fetch_page, start_export};
+use crate::data::plan::{Limits, check_limit, plan_rows};
+use crate::data::read::{Page, SendLimit, fetch_page, start_export};
 use crate::data::{Format, QueryBody, Redact, RowsQuery};
 use crate::error::{Error, Kind, Result};
+use crate::fair_use::{Budget, GrantQuota, Meter};
 use crate::policy::Action;
 
 /// Query parameters of `GET …/rows`.
@@ -116,10 +118,38 @@ fn limits(state: &AppState) -> Limits {
     state.limits
 }
 
+/// Before data is read: 429 when a daily quota is used up, else the budget to charge.
+fn budget_for(meter: Option<Meter>, grant: Option<GrantQuota>) -> Result<Option<Budget>> {
+    meter
+        .map(|m| m.budget(grant))
+        .transpose()
+        .map(|b| b.filter(Budget::limited))
+}
+
+/// An export's `SendLimit`: the caller's (and its grant's) quotas, charged per chunk.
+struct QuotaLimit(Budget);
+
+impl SendLimit for QuotaLimit {
+    fn remaining(&self) -> (Option<u64>, Option<u64>) {
+        let a = self.0.remaining();
+        (a.rows, a.bytes)
+    }
+
+    fn sent(&mut self, rows: u64, bytes: u64) -> (Option<u64>, Option<u64>) {
+        self.0.charge(rows, bytes);
+        self.remaining()
+    }
+
+    fn exceeded(&self) -> Error {
+        self.0.exceeded()
+    }
+}
+
 async fn run_page(
     state: &AppState,
     principal: Principal,
     note: Note,
+    meter: Option<Meter>,
     slug: String,
     query: RowsQuery,
     format: Format,
@@ -133,10 +163,11 @@ async fn run_page(
     let limits = limits(state);
     let backend = state.db.backend();
     let engine = state.policy.current();
-    let page: Page = state
+    let (page, budget): (Page, Option<Budget>) = state
         .db
         .run(move |conn| {
-            let (_dataset, version, view) = authorize_view(
+            let mut query = query;
+            let (_dataset, version, view, grant) = authorize_view(
                 conn,
                 &engine,
                 &principal,
@@ -145,6 +176,13 @@ async fn run_page(
                 Action::DataQuery,
                 &query,
             )?;
+            let budget = budget_for(meter, grant)?;
+            // A row quota shortens the page to what is left of it; the cursor goes on.
+            if let Some(left) = budget.as_ref().and_then(|b| b.remaining().rows) {
+                let wanted = check_limit(query.limit, limits)?;
+                let left = u32::try_from(left).unwrap_or(u32::MAX).max(1);
+                query.limit = Some(wanted.min(left));
+            }
             let restriction = view.restriction(&mask_key);
             let plan = plan_rows(
                 target(&version, backend, &restriction),
@@ -153,9 +191,12 @@ async fn run_page(
                 Some(limits),
                 &key,
             )?;
-            fetch_page(conn, &plan, &key)
+            fetch_page(conn, &plan, &key).map(|page| (page, budget))
         })
         .await?;
+    if let Some(b) = &budget {
+        b.charge(page.rows as u64, page.body.len() as u64);
+    }
     note.update(|d| {
         d.rows = i64::try_from(page.rows).ok();
         d.bytes = i64::try_from(page.body.len()).ok();
@@ -210,7 +251,17 @@ pub async fn query_rows(
         p.cursor.as_deref(),
         p.count.as_deref(),
     )?;
-    run_page(&state, principal, note, slug.into_inner(), query, format).await
+    let meter = meter_of(&req);
+    run_page(
+        &state,
+        principal,
+        note,
+        meter,
+        slug.into_inner(),
+        query,
+        format,
+    )
+    .await
 }
 
 /// Query a dataset with a typed JSON body: the same query as `GET …/rows`
@@ -252,6 +303,7 @@ pub async fn query_dataset(
         &state,
         principal,
         note,
+        meter_of(&req),
         slug.into_inner(),
         body.into_inner(),
         format,
@@ -304,10 +356,11 @@ pub async fn export_rows(
     let slug = slug.into_inner();
     let plan_slug = slug.clone();
     let plan_note = note.clone();
-    let plan = state
+    let meter = meter_of(&req);
+    let (plan, budget) = state
         .db
         .run(move |conn| {
-            let (_dataset, version, view) = authorize_view(
+            let (_dataset, version, view, grant) = authorize_view(
                 conn,
                 &engine,
                 &principal,
@@ -316,6 +369,7 @@ pub async fn export_rows(
                 Action::DataExport,
                 &query,
             )?;
+            let budget = budget_for(meter, grant)?;
             let restriction = view.restriction(&mask_key);
             plan_rows(
                 target(&version, backend, &restriction),
@@ -324,9 +378,11 @@ pub async fn export_rows(
                 None,
                 &key,
             )
+            .map(|plan| (plan, budget))
         })
         .await?;
-    let mut export = start_export(&state.db, plan);
+    let limit = budget.map(|b| Box::new(QuotaLimit(b)) as Box<dyn SendLimit>);
+    let mut export = start_export(&state.db, plan, limit);
     // The first chunk decides the status: an error before any byte is sent
     // is still a proper problem response.
     let first: Option<Bytes> = match export.chunks.recv().await {

@@ -1,0 +1,411 @@
+//! Fair use: a request rate with a burst per caller (subject, API key, or
+//! client address for anonymous callers) and daily quotas of rows and bytes,
+//! all set per role (see `limits`), plus the row quota a grant may carry.
+//! Counters live behind `CounterStore` (in memory for one instance); the
+//! limits in force are swapped whole when an admin or a reload changes them.
+//! It must never write to the database on the path of a request.
+
+mod clock;
+mod limits;
+mod persist;
+mod store;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub use clock::{Clock, DAY_SECS, day_end_text, day_of};
+pub use limits::{
+    ANONYMOUS, Applied, LimitSet, Limits, REGISTERED, RoleLimitSettings,
+    from_settings as limits_from_settings,
+};
+pub use persist::{StoredLimits, check_reason, load_stored, set_limits, store_limits};
+pub use store::{CounterStore, MemoryStore, Usage, Verdict};
+
+use crate::error::{Error, Kind, Result};
+
+/// Where the limits in force come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(example = "admin")]
+pub enum Source {
+    /// The configuration (file and `KAIFANG_*` variables).
+    Config,
+    /// Set by an administrator through the API; kept in the database.
+    Admin,
+}
+
+/// The limits in force and where they come from.
+#[derive(Debug, Clone)]
+pub struct InForce {
+    pub limits: Limits,
+    pub source: Source,
+}
+
+/// The fair-use state of one instance.
+pub struct FairUse {
+    in_force: ArcSwap<InForce>,
+    /// The configuration's limits and those an admin set; the latter win when set.
+    sources: std::sync::Mutex<(Limits, Option<Limits>)>,
+    store: Arc<dyn CounterStore>,
+    clock: Clock,
+}
+
+/// The rate part of an admission: the bucket's answer and what the
+/// `RateLimit-Policy` header states.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateState {
+    pub verdict: Verdict,
+    /// The entry the rate comes from (`default` or a role).
+    pub policy: String,
+    /// Requests of a full burst.
+    pub quota: u32,
+    /// Seconds a full burst takes to refill.
+    pub window: u64,
+}
+
+/// What the pipeline learns about a request before it runs.
+pub struct Admission {
+    pub meter: Meter,
+    /// None when the caller's request rate is not limited.
+    pub rate: Option<RateState>,
+}
+
+impl FairUse {
+    /// Fair use under the configuration's limits, or `admin`'s when an admin set some.
+    pub fn new(
+        config: Limits,
+        admin: Option<Limits>,
+        store: Arc<dyn CounterStore>,
+        clock: Clock,
+    ) -> FairUse {
+        let fair = FairUse {
+            in_force: ArcSwap::from_pointee(InForce {
+                limits: config.clone(),
+                source: Source::Config,
+            }),
+            sources: std::sync::Mutex::new((config, admin)),
+            store,
+            clock,
+        };
+        fair.settle(|_| {});
+        fair
+    }
+
+    pub fn in_force(&self) -> Arc<InForce> {
+        self.in_force.load_full()
+    }
+
+    /// Changes the sources with `f` and puts the resulting limits in force from the next
+    /// request on.
+    fn settle(&self, f: impl FnOnce(&mut (Limits, Option<Limits>))) {
+        let mut sources = match self.sources.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut sources);
+        let in_force = match &sources.1 {
+            Some(admin) => InForce {
+                limits: admin.clone(),
+                source: Source::Admin,
+            },
+            None => InForce {
+                limits: sources.0.clone(),
+                source: Source::Config,
+            },
+        };
+        self.in_force.store(Arc::new(in_force));
+    }
+
+    /// The configuration's limits changed (a reload); they apply unless an admin set some.
+    pub fn set_config(&self, limits: Limits) {
+        self.settle(|s| s.0 = limits);
+    }
+
+    /// Limits an admin set (`None`: back to the configuration's).
+    pub fn set_admin(&self, limits: Option<Limits>) {
+        self.settle(|s| s.1 = limits);
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Takes one request from the caller's bucket. `key` names the caller
+    /// (`user:alice`, `key:etl`, `ip:192.0.2.1`); `roles` is `None` for an
+    /// anonymous caller.
+    pub fn admit(self: &Arc<Self>, key: String, roles: Option<&[String]>) -> Admission {
+        let applied = self.in_force.load().limits.for_caller(roles);
+        let limits = applied.limits;
+        let policy = applied.policy;
+        let rate = limits.rate_limited().then(|| {
+            let verdict =
+                self.store
+                    .take(&key, limits.rate_per_second, limits.burst, self.clock.now());
+            RateState {
+                verdict,
+                policy: policy.clone(),
+                quota: limits.burst,
+                window: (f64::from(limits.burst) / limits.rate_per_second)
+                    .ceil()
+                    .max(1.0) as u64,
+            }
+        });
+        Admission {
+            meter: Meter {
+                fair: Arc::clone(self),
+                key,
+                limits,
+                policy,
+            },
+            rate,
+        }
+    }
+}
+
+/// A grant's own daily row quota.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantQuota {
+    pub grant_id: String,
+    pub rows: u64,
+}
+
+impl GrantQuota {
+    fn key(&self) -> String {
+        format!("grant:{}", self.grant_id)
+    }
+}
+
+/// What may still be sent today; `None`: no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Allowance {
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+}
+
+fn least(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// 429 for a used-up quota, saying when it resets; `Retry-After` carries the seconds.
+fn exhausted(what: String, day: i64, reset_secs: u64) -> Error {
+    Error::new(
+        Kind::TooManyRequests,
+        format!(
+            "{what} is used up for today (UTC); it resets at {} (in {reset_secs} s). \
+             GET /v1/me/usage shows your use and limits",
+            day_end_text(day)
+        ),
+    )
+    .with_retry_after(reset_secs)
+}
+
+/// One caller's fair-use handle for one request: its limits and counters.
+#[derive(Clone)]
+pub struct Meter {
+    fair: Arc<FairUse>,
+    key: String,
+    limits: LimitSet,
+    policy: String,
+}
+
+impl Meter {
+    /// The caller's name in the counters.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn limits(&self) -> &LimitSet {
+        &self.limits
+    }
+
+    /// Before data is sent: 429 when a daily quota of the caller (or of `grant`) is used
+    /// up, else a budget holding what may still be sent today.
+    pub fn budget(&self, grant: Option<GrantQuota>) -> Result<Budget> {
+        let store = &self.fair.store;
+        let (day, reset) = day_of(self.fair.clock.now());
+        let used = store.used(&self.key, day);
+        if let Some(q) = self.limits.daily_rows
+            && used.rows >= q
+        {
+            return Err(exhausted(
+                format!("your daily quota of {q} rows"),
+                day,
+                reset,
+            ));
+        }
+        if let Some(q) = self.limits.daily_bytes
+            && used.bytes >= q
+        {
+            return Err(exhausted(
+                format!("your daily quota of {q} bytes"),
+                day,
+                reset,
+            ));
+        }
+        if let Some(g) = &grant
+            && store.used(&g.key(), day).rows >= g.rows
+        {
+            return Err(exhausted(
+                format!("the daily quota of {} rows of grant {}", g.rows, g.grant_id),
+                day,
+                reset,
+            ));
+        }
+        Ok(Budget {
+            meter: self.clone(),
+            grant,
+        })
+    }
+}
+
+/// What one request may still send, charged as it sends.
+#[derive(Clone)]
+pub struct Budget {
+    meter: Meter,
+    grant: Option<GrantQuota>,
+}
+
+impl Budget {
+    /// Whether any quota bounds this request.
+    pub fn limited(&self) -> bool {
+        let l = &self.meter.limits;
+        l.daily_rows.is_some() || l.daily_bytes.is_some() || self.grant.is_some()
+    }
+
+    /// The error that ends a transfer cut off at a quota.
+    pub fn exceeded(&self) -> Error {
+        let (day, reset) = day_of(self.meter.fair.clock.now());
+        exhausted("a daily quota of yours".to_string(), day, reset)
+    }
+
+    /// What may still be sent today, as of now.
+    pub fn remaining(&self) -> Allowance {
+        let fair = &self.meter.fair;
+        let (day, _) = day_of(fair.clock.now());
+        let used = fair.store.used(&self.meter.key, day);
+        let limits = &self.meter.limits;
+        let mut rows = limits.daily_rows.map(|q| q.saturating_sub(used.rows));
+        let bytes = limits.daily_bytes.map(|q| q.saturating_sub(used.bytes));
+        if let Some(g) = &self.grant {
+            let granted = fair.store.used(&g.key(), day).rows;
+            rows = least(rows, Some(g.rows.saturating_sub(granted)));
+        }
+        Allowance { rows, bytes }
+    }
+
+    /// Counts `rows` and `bytes` that left, against the caller and the grant.
+    pub fn charge(&self, rows: u64, bytes: u64) {
+        if rows == 0 && bytes == 0 {
+            return;
+        }
+        let fair = &self.meter.fair;
+        let (day, _) = day_of(fair.clock.now());
+        fair.store.add(&self.meter.key, day, Usage { rows, bytes });
+        if let Some(g) = &self.grant {
+            fair.store.add(&g.key(), day, Usage { rows, bytes });
+        }
+    }
+}
+
+/// One grant's use today.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GrantUsage {
+    /// The grant.
+    #[schema(example = "3c2b1a0f9e8d7c6b")]
+    pub grant_id: String,
+    /// Its dataset.
+    #[schema(example = "us-census-acs-2012-sample")]
+    pub dataset: String,
+    /// Most rows a day under this grant.
+    #[schema(example = 5000)]
+    pub row_quota: u64,
+    /// Rows sent under it today.
+    #[schema(example = 1200)]
+    pub rows: u64,
+    /// Rows it may still give today.
+    #[schema(example = 3800)]
+    pub rows_remaining: u64,
+}
+
+/// A caller's use today and its limits.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UsageReport {
+    /// Whom the counters are kept for: the subject, or `ip:<address>` for anonymous callers.
+    #[schema(example = "user:alice")]
+    pub counted_as: String,
+    /// The limit entry the request rate comes from: `default` or a role.
+    #[schema(example = "researcher")]
+    pub policy: String,
+    /// The limits that apply to the caller (the most generous of its roles').
+    #[schema(example = json!({"rate_per_second": 50.0, "burst": 200, "daily_rows": 1000000, "daily_bytes": 1000000000u64}))]
+    pub limits: LimitSet,
+    /// The UTC day counted.
+    #[schema(example = "2026-11-29")]
+    pub day: String,
+    /// When the daily counters start again from zero (RFC 3339).
+    #[schema(example = "2026-11-30T00:00:00Z")]
+    pub resets_at: String,
+    /// Rows of data sent today.
+    #[schema(example = 1200)]
+    pub rows: u64,
+    /// Bytes of data sent today.
+    #[schema(example = 84000)]
+    pub bytes: u64,
+    /// Rows that may still be sent today; null when there is no row quota.
+    #[schema(example = 998800)]
+    pub rows_remaining: Option<u64>,
+    /// Bytes that may still be sent today; null when there is no byte quota.
+    #[schema(example = 999916000)]
+    pub bytes_remaining: Option<u64>,
+    /// The caller's grants in force that carry a row quota.
+    #[schema(example = json!([{"grant_id": "3c2b1a0f9e8d7c6b", "dataset": "us-census-acs-2012-sample", "row_quota": 5000, "rows": 1200, "rows_remaining": 3800}]))]
+    pub grants: Vec<GrantUsage>,
+}
+
+impl FairUse {
+    /// The use and limits of the caller behind `meter`; `grants` lists (grant id, dataset,
+    /// row quota) of the caller's grants in force that have a quota.
+    pub fn report(&self, meter: &Meter, grants: Vec<(String, String, u64)>) -> UsageReport {
+        let (day, _) = day_of(self.clock.now());
+        let used = self.store.used(&meter.key, day);
+        let limits = meter.limits.clone();
+        UsageReport {
+            counted_as: meter.key.clone(),
+            policy: meter.policy.clone(),
+            day: chrono::DateTime::from_timestamp(day * DAY_SECS, 0)
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            resets_at: day_end_text(day),
+            rows: used.rows,
+            bytes: used.bytes,
+            rows_remaining: limits.daily_rows.map(|q| q.saturating_sub(used.rows)),
+            bytes_remaining: limits.daily_bytes.map(|q| q.saturating_sub(used.bytes)),
+            limits,
+            grants: grants
+                .into_iter()
+                .map(|(grant_id, dataset, row_quota)| {
+                    let key = GrantQuota {
+                        grant_id: grant_id.clone(),
+                        rows: row_quota,
+                    }
+                    .key();
+                    let rows = self.store.used(&key, day).rows;
+                    GrantUsage {
+                        grant_id,
+                        dataset,
+                        row_quota,
+                        rows,
+                        rows_remaining: row_quota.saturating_sub(rows),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
