@@ -47,11 +47,13 @@ if [ "$("$VENV/bin/datasette" --version 2>/dev/null)" != "datasette, version $DA
 fi
 
 echo "== building (release)"
+# The unaudited build first, copied aside: cargo keeps the artefacts of both feature sets,
+# so switching between them relinks at most, and the dependencies are built once.
+cargo build --release --quiet --bin kaifang --features audit-off
+BIN_OFF="$CARGO_TARGET_DIR/release/kaifang-audit-off"
+cp "$CARGO_TARGET_DIR/release/kaifang" "$BIN_OFF"
 cargo build --release --quiet --bin kaifang --example ceiling --example audit_ceiling
 BIN="$CARGO_TARGET_DIR/release/kaifang"
-# The unaudited build lives in its own target folder so neither rebuilds the other.
-CARGO_TARGET_DIR="$CARGO_TARGET_DIR-audit-off" cargo build --release --quiet --bin kaifang --features audit-off
-BIN_OFF="$CARGO_TARGET_DIR-audit-off/release/kaifang"
 # benches/policy.rs, built now so that its compilation does not load the machine later.
 cargo bench --bench policy --no-run --quiet
 
@@ -102,16 +104,17 @@ load() {
 
 # export_best NAME SERVER PID URL: the faster of two full downloads; sets EXP_RPS, EXP_RSS.
 export_best() {
-    local name="$1" server="$2" pid="$3" url="$4" l start end lines rate rss best=0 best_rss=0
+    local name="$1" server="$2" pid="$3" url="$4" l start end lines rate rss before best=0 best_rss=0
     l=$(load1)
     for _ in 1 2; do
         reset_hwm "$pid"
+        before=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
         start=$(date +%s.%N)
         lines=$(curl -sf "$url" | wc -l)
         end=$(date +%s.%N)
         rss=$(hwm_mib "$pid")
         rate=$(awk -v n="$((lines - 1))" -v s="$start" -v e="$end" 'BEGIN {printf "%.0f", n / (e - s)}')
-        echo "   $name ($server): $((lines - 1)) rows in $(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.2f", e - s}') s = $rate rows/s, peak RSS $rss MiB"
+        echo "   $name ($server): $((lines - 1)) rows in $(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.2f", e - s}') s = $rate rows/s, peak RSS $rss MiB (RSS before: $before MiB)"
         [ "$((lines - 1))" -eq "$ROWS" ] || { echo "   expected $ROWS rows" >&2; name="$name [SHORT]"; }
         if [ "$rate" -gt "$best" ]; then best=$rate; best_rss=$rss; fi
     done
@@ -167,6 +170,10 @@ A_P50=$P50 A_P99=$P99
 load "(b) page carrier=UA, JWT" kaifang "$SERVER" "$PAGE" -H "Authorization: Bearer $TOKEN"
 B_RPS=$RPS
 
+# (d) before the walk of (c): its 10,000-row pages are setup, not a case, and grow the heap.
+export_best "(d) full CSV export" kaifang "$SERVER" "$B/v1/datasets/flights/export?format=csv"
+D_RPS=$EXP_RPS D_RSS=$EXP_RSS
+
 # (c) Walk the data in pages of 10,000 (the cursor does not depend on the page size) until
 # past row 300,000, then ask for 100 rows there.
 CURSOR=$(python3 - "$B" <<'EOF'
@@ -186,8 +193,6 @@ curl -sf "$DEEP" | python3 -c 'import json,sys; p=json.load(sys.stdin); assert l
 load "(c) page past row 300,000 by cursor, anon" kaifang "$SERVER" "$DEEP"
 C_P50=$P50 C_P99=$P99
 
-export_best "(d) full CSV export" kaifang "$SERVER" "$B/v1/datasets/flights/export?format=csv"
-D_RPS=$EXP_RPS D_RSS=$EXP_RSS
 
 echo "== Datasette $DATASETTE_VERSION (immutable file, index on carrier)"
 "$VENV/bin/datasette" serve --immutable "$WORK/flights.db" -h 127.0.0.1 -p "$PORT_DS" \
@@ -289,7 +294,7 @@ LOWER=$(( CEIL_RPS < AC_RPS ? CEIL_RPS : AC_RPS ))
 ratio "(b) Kaifang with JWT / Datasette (a), req/s" "$(div "$B_RPS" "$DS_RPS")" ">=" 20
 ratio "lower ceiling ($LOWER: bare $CEIL_RPS, audit $AC_RPS) / (b) req/s" "$(div "$LOWER" "$B_RPS")" "<=" 2
 ratio "(c) deep page p50 / (a) p50" "$(div "$C_P50" "$A_P50")" "<=" 1.2
-ratio "(c) deep page p99 / (a) p99 (shown, not a target)" "$(div "$C_P99" "$A_P99")" "<=" 1.2
+printf '%-62s %9s %-9s %s\n' "(c) deep page p99 / (a) p99 (no target)" "$(div "$C_P99" "$A_P99")" "-" "-"
 ratio "(d) Kaifang / Datasette CSV export, rows/s" "$(div "$D_RPS" "$DS_EXP")" ">=" 10
 ratio "(d) Kaifang export peak RSS, MiB" "$D_RSS" "<" 64
 ratio "audit on / audit-off build, req/s (two rounds summed)" "$(div "$ON_SUM" "$OFF_SUM")" ">=" 0.80
