@@ -140,13 +140,7 @@ impl Reloader {
                 "setting or removing admin_token needs a restart; nothing was reloaded",
             ));
         }
-        let jwt = if settings.jwt.enabled() {
-            let verifier = JwtVerifier::new(&settings.jwt)
-                .map_err(|e| Error::bad_request(format!("jwt: {e}")))?;
-            Some(std::sync::Arc::new(verifier))
-        } else {
-            None
-        };
+        let jwt = jwt_verifier(&settings)?;
         let stored = self.db.run(fair_use::load_stored).await?;
         self.fair
             .set_config(fair_use::limits_from_settings(&settings));
@@ -260,13 +254,7 @@ impl Application {
             publishing_enabled: settings.admin_token.is_some() || settings.jwt.enabled(),
         };
         let state = web::Data::new(state);
-        let jwt = if settings.jwt.enabled() {
-            let verifier = JwtVerifier::new(&settings.jwt)
-                .map_err(|e| Error::bad_request(format!("jwt: {e}")))?;
-            Some(std::sync::Arc::new(verifier))
-        } else {
-            None
-        };
+        let jwt = jwt_verifier(settings)?;
         let auth = web::Data::new(Authenticator::new(
             settings.admin_token.clone(),
             jwt,
@@ -348,4 +336,14 @@ impl Application {
         tracing::info!("stopped; every audit record is committed and sealed");
         Ok(())
     }
+}
+
+/// The token verifier the settings ask for; `None` when JWT is off.
+fn jwt_verifier(settings: &Settings) -> Result<Option<std::sync::Arc<JwtVerifier>>> {
+    if !settings.jwt.enabled() {
+        return Ok(None);
+    }
+    let verifier =
+        JwtVerifier::new(&settings.jwt).map_err(|e| Error::bad_request(format!("jwt: {e}")))?;
+    Ok(Some(std::sync::Arc::new(verifier)))
 }
