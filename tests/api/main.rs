@@ -1,5 +1,5 @@
 //! Integration tests: each drives a real gateway over HTTP, on its own
-//! SQLite file, through the harness in `helpers`.
+//! SQLite file or PostgreSQL database, through the harness in `helpers`.
 
 // Test code may stop at the first surprise.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,6 +14,7 @@ mod export;
 mod hardening;
 mod helpers;
 mod identity;
+mod instances;
 mod masks;
 mod operations;
 mod policy;
