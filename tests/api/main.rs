@@ -17,6 +17,7 @@ mod identity;
 mod instances;
 mod masks;
 mod operations;
+mod outage;
 mod policy;
 mod policy_admin;
 mod publishing;
