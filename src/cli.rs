@@ -5,6 +5,7 @@
 
 mod audit;
 mod config;
+mod copy;
 mod policy;
 mod token;
 
@@ -47,6 +48,13 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy this SQLite deployment (metadata, policy and revisions, grants,
+    /// datasets, the audit log) into an empty PostgreSQL database.
+    Copy {
+        /// The target, `postgres://USER@HOST:PORT/DB`; it must exist and hold no datasets.
+        #[arg(long)]
+        to: String,
+    },
     /// Import a CSV file (optionally gzipped) as a dataset or its next version.
     Import {
         /// The CSV file.
@@ -166,6 +174,15 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<()> {
                 ttl_secs,
             };
             println!("{}", token::sign_spec(&settings.jwt, &spec)?);
+            Ok(())
+        }
+        Command::Copy { to } => {
+            let from = open_database(&settings)?;
+            let mut target = settings.clone();
+            target.database_url = to;
+            let to = open_database(&target)?;
+            copy::copy(&from, &to)?;
+            println!("copied; check it with: DATABASE_URL=<target> kaifang audit verify");
             Ok(())
         }
         Command::Migrate => {

@@ -58,7 +58,8 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     /// Address the HTTP server listens on.
     pub bind: String,
-    /// Where the database lives: a SQLite file path (or `sqlite://PATH`).
+    /// Where the database lives: a SQLite file path (or `sqlite://PATH`), or
+    /// a PostgreSQL URL (`postgres://user@host:5432/db`).
     pub database_url: String,
     /// Connections in the database pool.
     pub pool_size: u32,
@@ -314,6 +315,13 @@ impl Settings {
 
     /// The folder of the database file, where audit key and log default to.
     fn data_dir(&self) -> PathBuf {
+        // A PostgreSQL database has no folder on this machine: the files go
+        // beside the working directory, as with a bare SQLite file name.
+        if self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
+        {
+            return PathBuf::from(".");
+        }
         let path = self
             .database_url
             .strip_prefix("sqlite://")

@@ -276,9 +276,36 @@ impl From<diesel::result::Error> for Error {
             D::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 Error::conflict(format!("already exists ({})", info.message()))
             }
+            // A PostgreSQL server that stopped or restarted under an open
+            // connection: the request may succeed once it is back.
+            D::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                tracing::error!(error = %info.message(), "the database connection was lost");
+                Error::unavailable("the database is unavailable; try again shortly")
+            }
+            other if connection_lost(&other.to_string()) => {
+                tracing::error!(error = %other, "the database connection was lost");
+                Error::unavailable("the database is unavailable; try again shortly")
+            }
             other => Error::internal("database query failed", other),
         }
     }
+}
+
+/// libpq's and the server's words for a connection that went away
+/// (SQLSTATE 57P01 admin shutdown, 57P02 crash shutdown, a reset socket).
+fn connection_lost(text: &str) -> bool {
+    [
+        "terminating connection",
+        "server closed the connection",
+        "no connection to the server",
+        "connection to server",
+        "could not receive data from server",
+        "could not send data to server",
+        "the database system is shutting down",
+        "the database system is starting up",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
 }
 
 impl From<r2d2::Error> for Error {

@@ -55,7 +55,16 @@ fn mask_key(db: &Db) -> Result<MaskKey> {
         let bytes: [u8; 32] = rand::random();
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     })?;
-    Ok(MaskKey::new(hex.into_bytes()))
+    let key = MaskKey::new(hex.into_bytes());
+    if db.backend() == db::Backend::Postgres {
+        // PostgreSQL's kf_hash reads the HMAC pads from settings (see the
+        // column_rules migration); they follow from the key, so every
+        // instance stores the same values.
+        let (ipad, opad) = crate::data::mask::hmac_pads_hex(&key);
+        db::get_or_init_setting(&mut conn, "mask_hash_ipad", || ipad)?;
+        db::get_or_init_setting(&mut conn, "mask_hash_opad", || opad)?;
+    }
+    Ok(key)
 }
 
 /// Starts this instance's audit writer on a connection of its own.
@@ -73,6 +82,14 @@ fn start_audit(settings: &Settings, db: &Db) -> Result<(AuditWriter, String)> {
             checkpoint_log: settings.audit_log_path(),
             checkpoint_every: settings.audit_checkpoint_every,
             checkpoint_interval: std::time::Duration::from_secs(settings.audit_checkpoint_secs),
+            reconnect: match db.backend() {
+                db::Backend::Sqlite => None,
+                db::Backend::Postgres => {
+                    let db = db.clone();
+                    let durable = settings.audit_synchronous == "full";
+                    Some(Box::new(move || db.dedicated(durable)))
+                }
+            },
         },
     )?;
     Ok((writer, public_key))
@@ -80,7 +97,10 @@ fn start_audit(settings: &Settings, db: &Db) -> Result<(AuditWriter, String)> {
 
 /// How often an instance looks for rule changes made elsewhere (another instance, or
 /// `kaifang policy import`); a change through this instance is in force at once.
-const POLICY_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// A quarter of a second, so that a change made elsewhere is in force
+/// everywhere within one second even with the reload's own time; the poll
+/// is one indexed lookup of the highest revision number.
+const POLICY_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn spawn_policy_watch(policy: std::sync::Arc<SharedEngine>, db: Db) {
     tokio::spawn(async move {

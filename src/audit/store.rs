@@ -305,11 +305,17 @@ pub fn list_records(
 }
 
 /// Removes the records of `chain` up to `seq` (archive). The append-only
-/// trigger is lifted only inside this transaction.
+/// guard is lifted only inside this transaction: on SQLite by dropping and
+/// re-creating its trigger, on PostgreSQL by a transaction-local setting the
+/// trigger honours (other instances keep writing meanwhile).
 pub fn delete_through(conn: &mut AnyConnection, chain: &str, seq: i64) -> Result<usize> {
     use diesel::connection::SimpleConnection;
     conn.transaction(|conn| {
-        conn.batch_execute("DROP TRIGGER audit_records_no_delete")
+        let lift = match conn {
+            AnyConnection::Sqlite(_) => "DROP TRIGGER audit_records_no_delete",
+            AnyConnection::Postgres(_) => "SET LOCAL kaifang.audit_archive = 'on'",
+        };
+        conn.batch_execute(lift)
             .map_err(|e| Error::internal("lifting the audit delete guard", e))?;
         let n = diesel::delete(
             audit_records::table
@@ -317,11 +323,15 @@ pub fn delete_through(conn: &mut AnyConnection, chain: &str, seq: i64) -> Result
                 .filter(audit_records::seq.le(seq)),
         )
         .execute(conn)?;
-        conn.batch_execute(
-            "CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
-             BEGIN SELECT RAISE(ABORT, 'audit records are append-only; use kaifang audit archive'); END;",
-        )
-        .map_err(|e| Error::internal("restoring the audit delete guard", e))?;
+        let restore = match conn {
+            AnyConnection::Sqlite(_) => {
+                "CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
+             BEGIN SELECT RAISE(ABORT, 'audit records are append-only; use kaifang audit archive'); END;"
+            }
+            AnyConnection::Postgres(_) => "SET LOCAL kaifang.audit_archive = 'off'",
+        };
+        conn.batch_execute(restore)
+            .map_err(|e| Error::internal("restoring the audit delete guard", e))?;
         Ok(n)
     })
 }

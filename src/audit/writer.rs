@@ -39,6 +39,10 @@ pub struct WriterConfig {
     pub checkpoint_log: PathBuf,
     pub checkpoint_every: i64,
     pub checkpoint_interval: Duration,
+    /// Opens a fresh connection after a failed commit. Set on PostgreSQL,
+    /// whose server can go away and come back (the old connection then
+    /// stays broken); SQLite's file connection never needs it.
+    pub reconnect: Option<Box<dyn Fn() -> Result<AnyConnection> + Send>>,
 }
 
 type Reply = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
@@ -375,7 +379,10 @@ impl State {
                 self.head = head;
                 Ok(())
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => {
+                self.recover();
+                Err(e.to_string())
+            }
         };
         stats.failing.store(outcome.is_err(), Ordering::SeqCst);
         stats.commit_seconds.observe_duration(started.elapsed());
@@ -385,6 +392,32 @@ impl State {
             let _ = reply.send(outcome.clone());
         }
         flushes
+    }
+
+    /// After a failed commit, replaces the connection (when the backend
+    /// can lose it) and re-reads the chain head: a commit whose answer was
+    /// lost with the connection may have landed, and the chain must go on
+    /// from what the database holds. Nothing is answered from here: the
+    /// failed batch's requests were already told it failed.
+    fn recover(&mut self) {
+        let Some(reconnect) = &self.config.reconnect else {
+            return;
+        };
+        match reconnect() {
+            Ok(mut conn) => match store::chain_head(&mut conn, &self.config.chain) {
+                Ok(head) => {
+                    if let Some((seq, hash)) = head {
+                        self.head.seq = seq;
+                        self.head.hash = hash;
+                    }
+                    self.conn = conn;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit writer: re-reading the chain head failed")
+                }
+            },
+            Err(e) => tracing::warn!(error = %e, "audit writer: the database is still unreachable"),
+        }
     }
 
     fn maybe_checkpoint(&mut self) {

@@ -31,13 +31,17 @@ pub struct Organization {
 
 /// The organisation's id, created with `name` if it does not exist yet.
 pub fn ensure_organization(conn: &mut AnyConnection, slug: &OrgSlug, name: &str) -> Result<i64> {
-    let inserted = diesel::insert_into(organizations::table)
-        .values((
-            organizations::slug.eq(slug.as_str()),
-            organizations::name.eq(name),
-            organizations::created_at.eq(super::now_text()),
-        ))
-        .execute(conn);
+    // In a savepoint: on PostgreSQL a failed statement (the duplicate)
+    // aborts the enclosing transaction unless rolled back to one.
+    let inserted = conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        diesel::insert_into(organizations::table)
+            .values((
+                organizations::slug.eq(slug.as_str()),
+                organizations::name.eq(name),
+                organizations::created_at.eq(super::now_text()),
+            ))
+            .execute(conn)
+    });
     crate::db::ignore_duplicate(inserted)?;
     Ok(organizations::table
         .filter(organizations::slug.eq(slug.as_str()))

@@ -108,7 +108,7 @@ fn load_rows(
 ) -> Result<u64> {
     let mut rows = csv::rows(path, &scan.columns)
         .map_err(|e| Error::bad_request(format!("the CSV file was not imported: {e}")))?;
-    let mut inserter = Inserter::new(table, &scan.columns);
+    let mut inserter = Inserter::new(conn, table, &scan.columns);
     let mut done: u64 = 0;
     loop {
         let mut batch_end = false;

@@ -178,6 +178,21 @@ pub fn install(conn: &mut diesel::SqliteConnection, key: &MaskKey) -> Result<()>
     Ok(())
 }
 
+/// The inner and outer HMAC-SHA256 pads of `key` (RFC 2104), hex: what the
+/// PostgreSQL `kf_hash` function reads from the settings table, so that it
+/// computes exactly `hash_text` without an extension.
+pub fn hmac_pads_hex(key: &MaskKey) -> (String, String) {
+    use sha2::Digest;
+    let mut block = if key.0.len() > 64 {
+        Sha256::digest(&key.0).to_vec()
+    } else {
+        key.0.clone()
+    };
+    block.resize(64, 0);
+    let hex = |pad: u8| block.iter().map(|b| format!("{:02x}", b ^ pad)).collect();
+    (hex(0x36), hex(0x5c))
+}
+
 /// The type of a protected column's values as the caller receives them.
 pub fn shown_type(ty: ColumnType, p: Protection) -> ColumnType {
     match p {
@@ -195,6 +210,34 @@ pub fn push_masked(b: &mut SqlBuilder, column: &str, ty: ColumnType, p: Protecti
     match (p, ty) {
         (Protection::Hide, _) | (Protection::Mask { .. }, ColumnType::Boolean) => {
             b.push("NULL");
+        }
+        (Protection::Hash, _) if b.dialect() == super::sql::Dialect::Postgres => {
+            // Hash the text SQLite would have stored, so a deployment
+            // copied from SQLite keeps its hashes.
+            b.push("kf_hash(");
+            match ty {
+                ColumnType::Boolean => {
+                    b.push("CASE WHEN ")
+                        .push_ident(column)
+                        .push(" THEN '1' WHEN NOT ")
+                        .push_ident(column)
+                        .push(" THEN '0' END");
+                }
+                ColumnType::Date => {
+                    b.push("to_char(")
+                        .push_ident(column)
+                        .push(", 'YYYY-MM-DD')");
+                }
+                ColumnType::Timestamp => {
+                    b.push("to_char(")
+                        .push_ident(column)
+                        .push(" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
+                }
+                _ => {
+                    b.push("CAST(").push_ident(column).push(" AS TEXT)");
+                }
+            }
+            b.push(")");
         }
         (Protection::Hash, _) => {
             b.push("kf_hash(CAST(")

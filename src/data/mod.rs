@@ -15,7 +15,7 @@ pub mod read;
 pub mod render;
 pub mod request;
 pub mod sql;
-mod store;
+pub(crate) mod store;
 pub mod types;
 
 pub use import::{ImportProgress, NoProgress, import_file};

@@ -4,14 +4,16 @@
 
 use bytes::{Bytes, BytesMut};
 use diesel::connection::DefaultLoadingMode;
+use diesel::pg::{Pg, PgRowByRowLoadingMode};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use diesel::sqlite::Sqlite;
 
 use super::cursor::CursorKey;
 use super::plan::{Plan, Statement, next_cursor};
 use super::render;
 use super::request::Format;
-use super::store::{sqlite, sqlite_query};
+use super::store::{pg_query, sqlite_query};
 use crate::db::{AnyConnection, Db};
 use crate::error::{Error, Result};
 
@@ -44,7 +46,10 @@ struct Count {
 /// caller's aggregate, not a fault of the server.
 fn sql_error(e: diesel::result::Error) -> Error {
     let text = e.to_string();
-    if text.contains("no such table") {
+    // SQLite says "no such table", PostgreSQL "relation … does not exist".
+    if text.contains("no such table")
+        || (text.contains("relation") && text.contains("does not exist"))
+    {
         Error::conflict(
             "the dataset was replaced by a new version while it was being read; send the request again",
         )
@@ -66,7 +71,10 @@ fn install_masks(conn: &mut AnyConnection, plan: &Plan) -> Result<()> {
     let Some(key) = &plan.mask_key else {
         return Ok(());
     };
-    let conn = sqlite(conn);
+    // PostgreSQL's mask functions are made by a migration.
+    let AnyConnection::Sqlite(conn) = conn else {
+        return Ok(());
+    };
     if conn.batch_execute("SELECT kf_hash(NULL)").is_ok() {
         return Ok(());
     }
@@ -82,11 +90,23 @@ pub struct Page {
     pub total: Option<i64>,
 }
 
+/// Runs `stmt` and loads every row it returns, on either backend.
+fn load<T>(conn: &mut AnyConnection, stmt: &Statement) -> Result<Vec<T>>
+where
+    T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
+{
+    match conn {
+        AnyConnection::Sqlite(c) => sqlite_query(&stmt.sql, &stmt.binds).load(c),
+        AnyConnection::Postgres(c) => pg_query(&stmt.sql, &stmt.binds).load(c),
+    }
+    .map_err(sql_error)
+}
+
 fn count(conn: &mut AnyConnection, stmt: &Statement) -> Result<i64> {
-    let c: Count = sqlite_query(&stmt.sql, &stmt.binds)
-        .get_result(sqlite(conn))
-        .map_err(sql_error)?;
-    Ok(c.n)
+    let c: Vec<Count> = load(conn, stmt)?;
+    c.first()
+        .map(|c| c.n)
+        .ok_or_else(|| Error::internal("counting rows", "no row"))
 }
 
 /// Runs `plan` for one page. Blocking.
@@ -94,14 +114,10 @@ pub fn fetch_page(conn: &mut AnyConnection, plan: &Plan, key: &CursorKey) -> Res
     install_masks(conn, plan)?;
     let limit = plan.limit.map(|l| l as usize).unwrap_or(usize::MAX);
     let (rows, keys): (Vec<String>, Vec<String>) = if plan.keyed {
-        let rows: Vec<RowKey> = sqlite_query(&plan.rows.sql, &plan.rows.binds)
-            .load(sqlite(conn))
-            .map_err(sql_error)?;
+        let rows: Vec<RowKey> = load(conn, &plan.rows)?;
         rows.into_iter().map(|r| (r.r, r.k)).unzip()
     } else {
-        let rows: Vec<RowOnly> = sqlite_query(&plan.rows.sql, &plan.rows.binds)
-            .load(sqlite(conn))
-            .map_err(sql_error)?;
+        let rows: Vec<RowOnly> = load(conn, &plan.rows)?;
         (rows.into_iter().map(|r| r.r).collect(), Vec::new())
     };
     let has_more = rows.len() > limit;
@@ -242,9 +258,30 @@ fn export_rows(
 ) -> Result<()> {
     let mut conn = db.get()?;
     install_masks(&mut conn, plan)?;
-    let iter = sqlite_query(&plan.rows.sql, &plan.rows.binds)
-        .load_iter::<RowOnly, DefaultLoadingMode>(sqlite(&mut conn))
-        .map_err(sql_error)?;
+    match &mut *conn {
+        AnyConnection::Sqlite(c) => {
+            let iter = sqlite_query(&plan.rows.sql, &plan.rows.binds)
+                .load_iter::<RowOnly, DefaultLoadingMode>(c)
+                .map_err(sql_error)?;
+            stream_rows(iter, plan, tx, stats)
+        }
+        AnyConnection::Postgres(c) => {
+            // Row by row: the default mode would hold the whole result in
+            // memory before the first row is sent.
+            let iter = pg_query(&plan.rows.sql, &plan.rows.binds)
+                .load_iter::<RowOnly, PgRowByRowLoadingMode>(c)
+                .map_err(sql_error)?;
+            stream_rows(iter, plan, tx, stats)
+        }
+    }
+}
+
+fn stream_rows(
+    iter: impl Iterator<Item = diesel::QueryResult<RowOnly>>,
+    plan: &Plan,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes>>,
+    stats: &mut ExportStats,
+) -> Result<()> {
     let mut buf = BytesMut::with_capacity(CHUNK * 2);
     match plan.format {
         Format::Csv => buf.extend_from_slice(render::csv_header(&plan.fields).as_bytes()),

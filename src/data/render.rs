@@ -5,7 +5,7 @@
 
 use super::mask::Protection;
 use super::request::{AggregateFn, Format};
-use super::sql::SqlBuilder;
+use super::sql::{Dialect, SqlBuilder};
 use super::types::ColumnType;
 
 /// What a result field is computed from.
@@ -36,6 +36,16 @@ pub fn push_value(b: &mut SqlBuilder, field: &Field) {
             b.push_ident(c);
         }
         Source::Masked(c, ty, p) => super::mask::push_masked(b, c, *ty, *p),
+        Source::Aggregate(AggregateFn::Avg, col) if b.dialect() == Dialect::Postgres => {
+            // PostgreSQL averages integers as numeric (many digits);
+            // a double answers like SQLite does.
+            b.push("CAST(AVG(");
+            match col {
+                Some(c) => b.push_ident(c),
+                None => b.push("*"),
+            };
+            b.push(") AS DOUBLE PRECISION)");
+        }
         Source::Aggregate(f, col) => {
             b.push(match f {
                 AggregateFn::Count => "COUNT(",
@@ -53,7 +63,38 @@ pub fn push_value(b: &mut SqlBuilder, field: &Field) {
     }
 }
 
+/// PostgreSQL's spelling of a date or timestamp as the canonical text that
+/// SQLite stores (`YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ`), so both backends
+/// answer with the same bytes.
+const PG_DATE: &str = "'YYYY-MM-DD'";
+const PG_TIMESTAMP: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'";
+
+/// Pushes `field` as text for rendering: as stored on SQLite; on
+/// PostgreSQL dates and timestamps are formatted to their canonical text.
+fn push_text_value(b: &mut SqlBuilder, field: &Field) {
+    match (b.dialect(), field.ty) {
+        (Dialect::Postgres, ColumnType::Date) => {
+            b.push("to_char(");
+            push_value(b, field);
+            b.push(", ").push(PG_DATE).push(")");
+        }
+        (Dialect::Postgres, ColumnType::Timestamp) => {
+            b.push("to_char(");
+            push_value(b, field);
+            b.push(" AT TIME ZONE 'UTC', ").push(PG_TIMESTAMP).push(")");
+        }
+        _ => push_value(b, field),
+    }
+}
+
 fn push_json_value(b: &mut SqlBuilder, field: &Field) {
+    if b.dialect() == Dialect::Postgres && field.ty != ColumnType::Boolean {
+        // to_json of null is null, which || would spread to the whole row.
+        b.push("COALESCE(to_json(");
+        push_text_value(b, field);
+        b.push(")::text, 'null')");
+        return;
+    }
     match field.ty {
         ColumnType::Boolean => {
             b.push("(CASE WHEN ");
@@ -83,6 +124,28 @@ fn push_csv_value(b: &mut SqlBuilder, field: &Field) {
             b.push("COALESCE(CAST(");
             push_value(b, field);
             b.push(" AS TEXT), '')");
+        }
+        ColumnType::Text | ColumnType::Date | ColumnType::Timestamp
+            if b.dialect() == Dialect::Postgres =>
+        {
+            // As below, in PostgreSQL's function names.
+            b.push("(CASE WHEN ");
+            push_text_value(b, field);
+            b.push(" IS NULL THEN '' WHEN ");
+            push_text_value(b, field);
+            b.push(" = '' OR strpos(");
+            push_text_value(b, field);
+            b.push(", ',') > 0 OR strpos(");
+            push_text_value(b, field);
+            b.push(", '\"') > 0 OR strpos(");
+            push_text_value(b, field);
+            b.push(", chr(10)) > 0 OR strpos(");
+            push_text_value(b, field);
+            b.push(", chr(13)) > 0 THEN '\"' || replace(");
+            push_text_value(b, field);
+            b.push(", '\"', '\"\"') || '\"' ELSE ");
+            push_text_value(b, field);
+            b.push(" END)");
         }
         ColumnType::Text | ColumnType::Date | ColumnType::Timestamp => {
             // RFC 4180: quote a field holding a separator, quote or line

@@ -72,6 +72,26 @@ impl SqlBuilder {
         self
     }
 
+    /// Appends a placeholder for a value compared with a column of type
+    /// `ty`. PostgreSQL does not turn a parameter typed text into a date or
+    /// timestamp (nor a null typed text into a number), so there it is cast
+    /// to the column's type; SQLite stores those as text and needs nothing.
+    pub fn push_bind_for(&mut self, v: Value, ty: super::types::ColumnType) -> &mut Self {
+        use super::types::ColumnType as T;
+        self.push_bind(v);
+        if self.dialect == Dialect::Postgres {
+            self.sql.push_str(match ty {
+                T::Integer => "::bigint",
+                T::Real => "::double precision",
+                T::Boolean => "::boolean",
+                T::Date => "::date",
+                T::Timestamp => "::timestamptz",
+                T::Text => "::text",
+            });
+        }
+        self
+    }
+
     pub fn sql(&self) -> &str {
         &self.sql
     }

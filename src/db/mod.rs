@@ -1,7 +1,8 @@
-//! The database room: a connection pool over SQLite (embedded default) with
-//! room for PostgreSQL, the embedded migrations, the diesel schema and the
+//! The database room: a connection pool over SQLite (embedded default) or
+//! PostgreSQL (`postgres://…`), the embedded migrations, the diesel schema and the
 //! instance-wide settings table. It knows nothing of datasets or HTTP.
 
+mod postgres;
 pub mod schema;
 mod settings;
 mod sqlite;
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 pub use settings::{delete_setting, get_or_init_setting, get_setting, put_setting};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Treats a unique violation as success: the row another writer inserted
 /// first is as good as ours. (The portable spelling of ON CONFLICT DO
@@ -43,6 +45,13 @@ pub fn write_transaction<T>(
             AnyConnection::Sqlite(c) => c
                 .batch_execute("UPDATE settings SET value = value WHERE 0")
                 .map_err(|e| Error::internal("taking the write lock", e))?,
+            // PostgreSQL locks rows, not the database; callers were written
+            // for SQLite's one-writer-at-a-time (read a maximum, insert the
+            // next number), so one transaction-scoped advisory lock keeps
+            // that guarantee across every instance sharing the database.
+            AnyConnection::Postgres(c) => c
+                .batch_execute(postgres::WRITE_LOCK_SQL)
+                .map_err(|e| Error::internal("taking the write lock", e))?,
         }
         f(conn)
     })
@@ -52,6 +61,7 @@ pub fn write_transaction<T>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
+    Postgres,
 }
 
 /// One connection, whatever the backend. Rooms that need backend-specific
@@ -59,12 +69,24 @@ pub enum Backend {
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
     Sqlite(diesel::SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+impl AnyConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            AnyConnection::Sqlite(_) => Backend::Sqlite,
+            AnyConnection::Postgres(_) => Backend::Postgres,
+        }
+    }
 }
 
 /// Where the database is, parsed from the configured URL.
 #[derive(Debug, Clone)]
 pub enum DbUrl {
     Sqlite(PathBuf),
+    /// A libpq connection URL, passed on as given.
+    Postgres(String),
 }
 
 impl DbUrl {
@@ -74,9 +96,7 @@ impl DbUrl {
             return Err(Error::bad_request("database_url is empty"));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(Error::bad_request(
-                "PostgreSQL is not supported by this build yet; use a SQLite file path",
-            ));
+            return Ok(DbUrl::Postgres(url.to_string()));
         }
         let path = url
             .strip_prefix("sqlite://")
@@ -101,6 +121,7 @@ impl r2d2::ManageConnection for Manager {
     fn connect(&self) -> Result<AnyConnection, Self::Error> {
         match &self.url {
             DbUrl::Sqlite(path) => sqlite::connect(path, false).map(AnyConnection::Sqlite),
+            DbUrl::Postgres(url) => postgres::connect(url, false).map(AnyConnection::Postgres),
         }
     }
 
@@ -137,10 +158,18 @@ impl Db {
                 }
                 Backend::Sqlite
             }
+            DbUrl::Postgres(_) => Backend::Postgres,
+        };
+        // A SQLite connection only waits for a busy file; a PostgreSQL one
+        // waits for a server that may be gone, and a request should then be
+        // answered 503 quickly rather than hang.
+        let wait = match backend {
+            Backend::Sqlite => std::time::Duration::from_secs(10),
+            Backend::Postgres => postgres::POOL_WAIT,
         };
         let pool = r2d2::Pool::builder()
             .max_size(size)
-            .connection_timeout(std::time::Duration::from_secs(10))
+            .connection_timeout(wait)
             .build(Manager { url: url.clone() })
             .map_err(|e| Error::unavailable(format!("cannot open the database: {e}")))?;
         Ok(Db { pool, backend, url })
@@ -154,6 +183,9 @@ impl Db {
             DbUrl::Sqlite(path) => sqlite::connect(path, durable)
                 .map(AnyConnection::Sqlite)
                 .map_err(|e| Error::unavailable(format!("cannot open the database: {e}"))),
+            DbUrl::Postgres(url) => postgres::connect(url, durable)
+                .map(AnyConnection::Postgres)
+                .map_err(|e| Error::unavailable(format!("cannot open the database: {e}"))),
         }
     }
 
@@ -163,6 +195,8 @@ impl Db {
         match &self.url {
             DbUrl::Sqlite(path) => sqlite::spawn_checkpointer(path)
                 .map_err(|e| Error::internal("starting the WAL checkpointer", e)),
+            // The server does its own checkpoints and vacuuming.
+            DbUrl::Postgres(_) => Ok(()),
         }
     }
 
@@ -203,9 +237,23 @@ impl Db {
             .map_err(|e| ("database", format!("no connection: {}", e.detail())))?;
         conn.batch_execute("SELECT 1 FROM settings LIMIT 1")
             .map_err(|e| ("database", format!("a query failed: {e}")))?;
+        // Names of the pending migrations (each backend has its own
+        // migration type) and the versions applied.
+        fn names<M: std::ops::Deref<Target = dyn diesel::migration::Migration<B>>, B>(
+            pending: diesel::migration::Result<Vec<M>>,
+        ) -> diesel::migration::Result<Vec<String>>
+        where
+            B: diesel::backend::Backend,
+        {
+            pending.map(|p| p.iter().map(|m| m.name().to_string()).collect())
+        }
         let (pending, applied) = match &mut *conn {
             AnyConnection::Sqlite(c) => (
-                c.pending_migrations(SQLITE_MIGRATIONS),
+                names(c.pending_migrations(SQLITE_MIGRATIONS)),
+                c.applied_migrations(),
+            ),
+            AnyConnection::Postgres(c) => (
+                names(c.pending_migrations(POSTGRES_MIGRATIONS)),
                 c.applied_migrations(),
             ),
         };
@@ -216,11 +264,12 @@ impl Db {
                 format!(
                     "{} migration(s) pending, first {}; run `kaifang migrate`",
                     pending.len(),
-                    m.name()
+                    m
                 ),
             ));
         }
         let applied = applied.map_err(|e| ("migrations", e.to_string()))?;
+        // Both trees carry the same names, so either lists the versions.
         let known: Vec<String> =
             diesel::migration::MigrationSource::<diesel::sqlite::Sqlite>::migrations(
                 &SQLITE_MIGRATIONS,
@@ -245,6 +294,7 @@ impl Db {
         let mut conn = self.get()?;
         let applied = match &mut *conn {
             AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            AnyConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
         }
         .map_err(|e| Error::internal("running migrations", e.to_string()))?;
         Ok(applied.iter().map(|v| v.to_string()).collect())

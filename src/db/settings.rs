@@ -26,9 +26,13 @@ pub fn get_or_init_setting(
     if let Some(v) = get_setting(conn, key)? {
         return Ok(v);
     }
-    let inserted = diesel::insert_into(settings::table)
-        .values((settings::key.eq(key), settings::value.eq(init())))
-        .execute(conn);
+    // In a savepoint: on PostgreSQL a failed statement (the duplicate)
+    // aborts the enclosing transaction unless rolled back to one.
+    let inserted = conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        diesel::insert_into(settings::table)
+            .values((settings::key.eq(key), settings::value.eq(init())))
+            .execute(conn)
+    });
     super::ignore_duplicate(inserted)?;
     Ok(settings::table
         .find(key)

@@ -525,7 +525,7 @@ async fn archive_moves_a_sealed_range_out_and_both_parts_verify() {
     let cli = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_kaifang"))
             .args(args)
-            .env("KAIFANG_DATABASE_URL", &app.db_path)
+            .env("KAIFANG_DATABASE_URL", &app.database_url)
             .env("KAIFANG_LOG", "warn")
             .env_remove("KAIFANG_CONFIG")
             .current_dir(&dir)
@@ -723,9 +723,11 @@ async fn a_checkpoint_log_torn_by_a_crash_still_verifies_and_a_restart_reads_it(
     // A second gateway on the same files starts (its writer reads the log) and audits.
     let settings = kaifang::config::Settings {
         bind: "127.0.0.1:0".to_string(),
-        database_url: app.db_path.to_string_lossy().into_owned(),
+        database_url: app.database_url.clone(),
         admin_token: Some(kaifang::config::Secret::new(crate::helpers::ADMIN_TOKEN)),
         audit_checkpoint_every: 2,
+        audit_key_file: Some(log.with_file_name("signing.key")),
+        audit_checkpoint_log: Some(log.clone()),
         ..Default::default()
     };
     let db = kaifang::startup::open_database(&settings).unwrap();

@@ -1,5 +1,9 @@
-//! The test harness: a real gateway on its own SQLite file and a free port,
+//! The test harness: a real gateway on its own database and a free port,
 //! reached over HTTP, with typed helpers for the requests tests repeat.
+//!
+//! The database is a fresh SQLite file, or, when `KAIFANG_TEST_BACKEND` is
+//! `postgres`, a fresh database on the server at `KAIFANG_TEST_POSTGRES_URL`
+//! that is dropped when the test ends. `.ci/run` runs the suite both ways.
 
 use std::path::{Path, PathBuf};
 
@@ -16,8 +20,30 @@ pub struct TestApp {
     /// The clock fair use counts days by; tests move it forward.
     pub clock: kaifang::fair_use::Clock,
     pub client: reqwest::Client,
+    /// The SQLite file (on PostgreSQL, a path in the test's folder that
+    /// stays unused; its parent is the folder for the test's files).
     pub db_path: PathBuf,
+    /// What `database_url` the gateway was given.
+    pub database_url: String,
+    /// The test's PostgreSQL database, dropped last.
+    pub pg: Option<std::sync::Arc<pg::TestDatabase>>,
     _dir: tempfile::TempDir,
+}
+
+/// Whether this run's tests use PostgreSQL (`KAIFANG_TEST_BACKEND=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("KAIFANG_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A fresh, empty database for one test: a SQLite file in `dir`, or a new
+/// PostgreSQL database.
+pub fn fresh_database(dir: &Path) -> (String, Option<std::sync::Arc<pg::TestDatabase>>) {
+    if on_postgres() {
+        let db = pg::TestDatabase::create();
+        (db.url.clone(), Some(std::sync::Arc::new(db)))
+    } else {
+        (dir.join("kaifang.db").to_string_lossy().into_owned(), None)
+    }
 }
 
 /// A gateway with default settings and publishing enabled.
@@ -29,12 +55,18 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_path = dir.path().join("kaifang.db");
+    let (database_url, pg) = fresh_database(dir.path());
     let mut settings = Settings {
         bind: "127.0.0.1:0".to_string(),
-        database_url: db_path.to_string_lossy().into_owned(),
+        database_url: database_url.clone(),
         admin_token: Some(Secret::new(ADMIN_TOKEN)),
         ..Settings::default()
     };
+    if pg.is_some() {
+        // Where a SQLite deployment keeps them by default: beside the file.
+        settings.audit_key_file = Some(dir.path().join("audit/signing.key"));
+        settings.audit_checkpoint_log = Some(dir.path().join("audit/checkpoints.log"));
+    }
     adjust(&mut settings);
     let db = open_database(&settings).expect("database");
     let clock = kaifang::fair_use::Clock::system();
@@ -51,7 +83,50 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
             .build()
             .expect("client"),
         db_path,
+        database_url,
+        pg,
         _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Another gateway instance on this test's database, with its own
+    /// audit chain `instance`, configured as `spawn_app_with` configured
+    /// this one (after `adjust`). It shares the database; it is stopped with
+    /// the test.
+    pub async fn spawn_instance(
+        &self,
+        instance: &str,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings {
+            bind: "127.0.0.1:0".to_string(),
+            database_url: self.database_url.clone(),
+            admin_token: Some(Secret::new(ADMIN_TOKEN)),
+            instance_id: instance.to_string(),
+            audit_key_file: Some(dir.path().join("audit/signing.key")),
+            audit_checkpoint_log: Some(dir.path().join("audit/checkpoints.log")),
+            ..Settings::default()
+        };
+        adjust(&mut settings);
+        let db = open_database(&settings).expect("database");
+        let app = Application::build(&settings, db)
+            .await
+            .expect("application");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("client"),
+            db_path: self.db_path.clone(),
+            database_url: self.database_url.clone(),
+            pg: self.pg.clone(),
+            _dir: dir,
+        }
     }
 }
 
@@ -258,9 +333,13 @@ impl TestApp {
             .collect()
     }
 
-    /// Runs SQL straight on the database file, to compare against.
+    /// Runs SQL straight on the database, to compare against: through the
+    /// `sqlite3` or the `psql` command, engines independent of the gateway.
     pub fn sqlite(&self) -> sqlite_cli::Db {
-        sqlite_cli::Db::open(&self.db_path)
+        match &self.pg {
+            Some(pg) => sqlite_cli::Db::postgres(&pg.url),
+            None => sqlite_cli::Db::open(&self.db_path),
+        }
     }
 }
 
@@ -293,23 +372,53 @@ pub mod sqlite_cli {
 
     pub struct Db {
         path: PathBuf,
+        /// Set when the database is PostgreSQL: then `psql` runs the SQL.
+        pg_url: Option<String>,
     }
 
     impl Db {
         pub fn open(path: &Path) -> Db {
             Db {
                 path: path.to_path_buf(),
+                pg_url: None,
+            }
+        }
+
+        pub fn postgres(url: &str) -> Db {
+            Db {
+                path: PathBuf::new(),
+                pg_url: Some(url.to_string()),
+            }
+        }
+
+        fn command(&self, sql: &str, read_only: bool) -> std::process::Command {
+            match &self.pg_url {
+                Some(url) => {
+                    let mut c = std::process::Command::new("psql");
+                    c.args(["-X", "-q", "-At", "-F", "|", "-v", "ON_ERROR_STOP=1"])
+                        .arg(url)
+                        .arg("-c")
+                        .arg(sql);
+                    c
+                }
+                None => {
+                    let mut c = std::process::Command::new("sqlite3");
+                    if read_only {
+                        c.arg("-readonly");
+                    }
+                    c.arg(&self.path).arg(sql);
+                    c
+                }
             }
         }
 
         /// Runs `sql` with write access (to tamper with the audit log as an
         /// attacker with the file would); the error is sqlite3's message.
         pub fn execute(&self, sql: &str) -> Result<(), String> {
-            let out = std::process::Command::new("sqlite3")
-                .arg(&self.path)
-                .arg(sql)
+            let out = self
+                .command(sql, false)
                 .output()
-                .expect("sqlite3 on PATH");
+                .expect("sqlite3/psql on PATH");
             if out.status.success() {
                 Ok(())
             } else {
@@ -319,12 +428,10 @@ pub mod sqlite_cli {
 
         /// Runs `sql` and returns its output lines (`|`-separated columns).
         pub fn query(&self, sql: &str) -> Vec<String> {
-            let out = std::process::Command::new("sqlite3")
-                .arg("-readonly")
-                .arg(&self.path)
-                .arg(sql)
+            let out = self
+                .command(sql, true)
                 .output()
-                .expect("sqlite3 on PATH");
+                .expect("sqlite3/psql on PATH");
             assert!(
                 out.status.success(),
                 "{}",
@@ -334,6 +441,70 @@ pub mod sqlite_cli {
                 .lines()
                 .map(str::to_string)
                 .collect()
+        }
+    }
+}
+
+/// Fresh PostgreSQL databases for tests, on the server named by
+/// `KAIFANG_TEST_POSTGRES_URL` (a URL of any database there, usually
+/// `postgres://postgres@127.0.0.1:5432/postgres`).
+pub mod pg {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+
+    pub struct TestDatabase {
+        pub name: String,
+        pub url: String,
+        admin_url: String,
+    }
+
+    fn admin_url() -> String {
+        std::env::var("KAIFANG_TEST_POSTGRES_URL").expect(
+            "KAIFANG_TEST_BACKEND=postgres needs KAIFANG_TEST_POSTGRES_URL \
+             (e.g. postgres://postgres@127.0.0.1:5432/postgres)",
+        )
+    }
+
+    /// `url` with its database name replaced by `name`.
+    pub fn with_database(url: &str, name: &str) -> String {
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, format!("?{q}")),
+            None => (url, String::new()),
+        };
+        let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
+        let base = match base[after_scheme..].find('/') {
+            Some(i) => &base[..after_scheme + i],
+            None => base,
+        };
+        format!("{base}/{name}{query}")
+    }
+
+    impl TestDatabase {
+        pub fn create() -> TestDatabase {
+            let admin_url = admin_url();
+            let nonce: u64 = rand::random();
+            let name = format!("kaifang_test_{nonce:016x}");
+            let mut conn = PgConnection::establish(&admin_url)
+                .unwrap_or_else(|e| panic!("PostgreSQL at KAIFANG_TEST_POSTGRES_URL: {e}"));
+            conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create test database");
+            TestDatabase {
+                url: with_database(&admin_url, &name),
+                name,
+                admin_url,
+            }
+        }
+    }
+
+    impl Drop for TestDatabase {
+        fn drop(&mut self) {
+            // FORCE ends the gateway's connections, still open in the pool.
+            if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
+                let _ = conn.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
+            }
         }
     }
 }

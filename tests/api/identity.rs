@@ -235,7 +235,7 @@ async fn kaifang_token_signs_what_the_gateway_accepts() {
         .env("KAIFANG_JWT_HS256_SECRET", SECRET)
         .env("KAIFANG_JWT_ISSUERS", "https://id.test")
         .env("KAIFANG_JWT_AUDIENCE", "kaifang")
-        .env("KAIFANG_DATABASE_URL", &app.db_path)
+        .env("KAIFANG_DATABASE_URL", &app.database_url)
         .env_remove("KAIFANG_CONFIG")
         .output()
         .unwrap();

@@ -1,5 +1,5 @@
 //! Integration tests: each drives a real gateway over HTTP, on its own
-//! SQLite file, through the harness in `helpers`.
+//! SQLite file or PostgreSQL database, through the harness in `helpers`.
 
 // Test code may stop at the first surprise.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -15,8 +15,10 @@ mod fair_use;
 mod hardening;
 mod helpers;
 mod identity;
+mod instances;
 mod masks;
 mod operations;
+mod outage;
 mod policy;
 mod policy_admin;
 mod publishing;

@@ -544,7 +544,7 @@ fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_kaifang"))
         .args(args)
         .env_remove("KAIFANG_CONFIG")
-        .env("KAIFANG_DATABASE_URL", &app.db_path)
+        .env("KAIFANG_DATABASE_URL", &app.database_url)
         .output()
         .unwrap()
 }

@@ -211,6 +211,7 @@ pub fn target<'a>(
         columns: &version.columns,
         dialect: match backend {
             Backend::Sqlite => Dialect::Sqlite,
+            Backend::Postgres => Dialect::Postgres,
         },
     }
 }

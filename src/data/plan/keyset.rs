@@ -56,7 +56,7 @@ pub(super) fn push_keyset(
             b.push_ident(&c.name);
             match v {
                 Value::Null => b.push(" IS NULL AND "),
-                v => b.push(" = ").push_bind(v.clone()).push(" AND "),
+                v => b.push(" = ").push_bind_for(v.clone(), c.ty).push(" AND "),
             };
         }
         match (order.get(i), values.get(i)) {
@@ -64,7 +64,9 @@ pub(super) fn push_keyset(
                 b.push_ident(&c.name).push(" IS NOT NULL");
             }
             (Some((c, Direction::Asc)), Some(v)) => {
-                b.push_ident(&c.name).push(" > ").push_bind(v.clone());
+                b.push_ident(&c.name)
+                    .push(" > ")
+                    .push_bind_for(v.clone(), c.ty);
             }
             (Some((_, Direction::Desc)), Some(Value::Null)) => {
                 b.push("1 = 0");
@@ -73,7 +75,7 @@ pub(super) fn push_keyset(
                 b.push("(")
                     .push_ident(&c.name)
                     .push(" < ")
-                    .push_bind(v.clone())
+                    .push_bind_for(v.clone(), c.ty)
                     .push(" OR ")
                     .push_ident(&c.name)
                     .push(" IS NULL)");

@@ -308,11 +308,18 @@ pub fn plan_rows(
     b.push(" AS r");
     let keyed = limit.is_some();
     if keyed {
-        b.push(", json_array(");
+        b.push(match target.dialect {
+            Dialect::Sqlite => ", json_array(",
+            Dialect::Postgres => ", json_build_array(",
+        });
         for (c, _) in &order {
             b.push_ident(&c.name).push(", ");
         }
-        b.push_ident(ROW_COLUMN).push(") AS k");
+        b.push_ident(ROW_COLUMN);
+        b.push(match target.dialect {
+            Dialect::Sqlite => ") AS k",
+            Dialect::Postgres => ")::text AS k",
+        });
     }
     b.push(" FROM ").push_ident(target.table);
     push_where(&mut b, &target, &visible, query.filter.as_ref())?;

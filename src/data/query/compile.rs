@@ -142,7 +142,7 @@ fn write_expr(
         out.push("(")
             .push_ident(&col.name)
             .push(op)
-            .push_bind(v)
+            .push_bind_for(v, col.ty)
             .push(")");
         Ok(())
     };
@@ -183,7 +183,7 @@ fn write_expr(
                 if i > 0 {
                     out.push(", ");
                 }
-                out.push_bind(v);
+                out.push_bind_for(v, col.ty);
             }
             out.push("))");
             Ok(())
