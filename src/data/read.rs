@@ -254,7 +254,7 @@ fn export_rows(
     plan: &Plan,
     tx: &tokio::sync::mpsc::Sender<Result<Bytes>>,
     stats: &mut ExportStats,
-    mut limit: Option<Box<dyn SendLimit>>,
+    limit: Option<Box<dyn SendLimit>>,
 ) -> Result<()> {
     let mut conn = db.get()?;
     install_masks(&mut conn, plan)?;
@@ -263,7 +263,7 @@ fn export_rows(
             let iter = sqlite_query(&plan.rows.sql, &plan.rows.binds)
                 .load_iter::<RowOnly, DefaultLoadingMode>(c)
                 .map_err(sql_error)?;
-            stream_rows(iter, plan, tx, stats)
+            stream_rows(iter, plan, tx, stats, limit)
         }
         AnyConnection::Postgres(c) => {
             // Row by row: the default mode would hold the whole result in
@@ -271,7 +271,7 @@ fn export_rows(
             let iter = pg_query(&plan.rows.sql, &plan.rows.binds)
                 .load_iter::<RowOnly, PgRowByRowLoadingMode>(c)
                 .map_err(sql_error)?;
-            stream_rows(iter, plan, tx, stats)
+            stream_rows(iter, plan, tx, stats, limit)
         }
     }
 }
@@ -281,6 +281,7 @@ fn stream_rows(
     plan: &Plan,
     tx: &tokio::sync::mpsc::Sender<Result<Bytes>>,
     stats: &mut ExportStats,
+    mut limit: Option<Box<dyn SendLimit>>,
 ) -> Result<()> {
     let mut buf = BytesMut::with_capacity(CHUNK * 2);
     match plan.format {

@@ -111,13 +111,15 @@ impl TestApp {
         };
         adjust(&mut settings);
         let db = open_database(&settings).expect("database");
-        let app = Application::build(&settings, db)
+        let clock = kaifang::fair_use::Clock::system();
+        let app = Application::build_with_clock(&settings, db, clock.clone())
             .await
             .expect("application");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
+            clock,
             client: reqwest::Client::builder()
                 .no_proxy()
                 .build()

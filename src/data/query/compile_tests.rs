@@ -94,7 +94,7 @@ fn postgres_numbers_placeholders_and_uses_ilike() {
     .unwrap();
     assert_eq!(
         sql,
-        r#"(("year" IN ($1, $2)) AND ("carrier" ILIKE $3) AND ("région" = $4))"#
+        r#"(("year" IN ($1::bigint, $2::bigint)) AND ("carrier" ILIKE $3) AND ("région" = $4::text))"#
     );
     assert_eq!(binds.len(), 4);
 }
