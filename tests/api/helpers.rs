@@ -68,9 +68,20 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         settings.audit_checkpoint_log = Some(dir.path().join("audit/checkpoints.log"));
     }
     adjust(&mut settings);
-    let db = open_database(&settings).expect("database");
+    start(&settings, db_path, pg, dir).await
+}
+
+/// Starts a gateway with `settings` on a free port, owning `dir` (and the
+/// PostgreSQL database `pg`, when there is one) until it is dropped.
+async fn start(
+    settings: &Settings,
+    db_path: PathBuf,
+    pg: Option<std::sync::Arc<pg::TestDatabase>>,
+    dir: tempfile::TempDir,
+) -> TestApp {
+    let db = open_database(settings).expect("database");
     let clock = kaifang::fair_use::Clock::system();
-    let app = Application::build_with_clock(&settings, db, clock.clone())
+    let app = Application::build_with_clock(settings, db, clock.clone())
         .await
         .expect("application");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -83,7 +94,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
             .build()
             .expect("client"),
         db_path,
-        database_url,
+        database_url: settings.database_url.clone(),
         pg,
         _dir: dir,
     }
@@ -110,25 +121,7 @@ impl TestApp {
             ..Settings::default()
         };
         adjust(&mut settings);
-        let db = open_database(&settings).expect("database");
-        let clock = kaifang::fair_use::Clock::system();
-        let app = Application::build_with_clock(&settings, db, clock.clone())
-            .await
-            .expect("application");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        TestApp {
-            address,
-            clock,
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .expect("client"),
-            db_path: self.db_path.clone(),
-            database_url: self.database_url.clone(),
-            pg: self.pg.clone(),
-            _dir: dir,
-        }
+        start(&settings, self.db_path.clone(), self.pg.clone(), dir).await
     }
 }
 
