@@ -334,6 +334,12 @@ impl Application {
         self.port
     }
 
+    /// Stops the server as SIGTERM would, for tests and embedders: `stop(true)`
+    /// drains the requests in flight, then `run_until_stopped` flushes the audit.
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// What SIGHUP runs, for tests and embedders.
     pub fn reloader(&self) -> Reloader {
         self.reloader.clone()

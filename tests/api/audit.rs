@@ -703,6 +703,9 @@ async fn a_checkpoint_log_torn_by_a_crash_still_verifies_and_a_restart_reads_it(
         assert!(Instant::now() < deadline, "checkpoints were not written");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // A crash, not a clean stop, would leave the log torn: stop first, so
+    // that the chain "main" has one writer at a time, then tear it.
+    app.stop().await;
     let log = app
         .db_path
         .parent()
@@ -718,7 +721,6 @@ async fn a_checkpoint_log_torn_by_a_crash_still_verifies_and_a_restart_reads_it(
         .unwrap()
         .write_all(&last.as_bytes()[..last.len() / 2])
         .unwrap();
-    assert_eq!(verify(&app).await["ok"], json!(true));
 
     // A second gateway on the same files starts (its writer reads the log) and audits.
     let settings = kaifang::config::Settings {

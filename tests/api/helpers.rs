@@ -27,6 +27,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The test's PostgreSQL database, dropped last.
     pub pg: Option<std::sync::Arc<pg::TestDatabase>>,
+    server: actix_web::dev::ServerHandle,
+    running: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -85,7 +87,8 @@ async fn start(
         .await
         .expect("application");
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let server = app.server_handle();
+    let running = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         clock,
@@ -96,11 +99,23 @@ async fn start(
         db_path,
         database_url: settings.database_url.clone(),
         pg,
+        server,
+        running: std::sync::Mutex::new(Some(running)),
         _dir: dir,
     }
 }
 
 impl TestApp {
+    /// Stops the gateway as SIGTERM does and waits until its audit writer
+    /// has committed and sealed every record.
+    pub async fn stop(&self) {
+        self.server.stop(true).await;
+        let running = self.running.lock().expect("lock").take();
+        if let Some(running) = running {
+            running.await.expect("server task").expect("server stopped");
+        }
+    }
+
     /// Another gateway instance on this test's database, with its own
     /// audit chain `instance`, configured as `spawn_app_with` configured
     /// this one (after `adjust`). It shares the database; it is stopped with
