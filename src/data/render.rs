@@ -171,6 +171,41 @@ fn push_csv_value(b: &mut SqlBuilder, field: &Field) {
     }
 }
 
+/// Most arguments one `concat()` call gets: PostgreSQL allows 100 and
+/// SQLite 127 by default.
+const CONCAT_ARGS: usize = 64;
+
+/// Joins the pieces of one rendered row. `a || b || c` copies the growing
+/// string once per operator, so a row of n fields costs O(n²) bytes copied
+/// (a third of the CPU of a 100-row page); `concat(a, b, c)` sizes the result
+/// once. Pieces are never null (every value renders to text), so concat's
+/// treatment of null as empty changes nothing.
+struct Concat {
+    args: usize,
+}
+
+impl Concat {
+    fn open(b: &mut SqlBuilder) -> Concat {
+        b.push("concat(");
+        Concat { args: 0 }
+    }
+
+    /// Starts the next argument; a full call is closed and continued with `||`.
+    fn next(&mut self, b: &mut SqlBuilder) {
+        if self.args == CONCAT_ARGS {
+            b.push(") || concat(");
+            self.args = 0;
+        } else if self.args > 0 {
+            b.push(", ");
+        }
+        self.args += 1;
+    }
+
+    fn close(self, b: &mut SqlBuilder) {
+        b.push(")");
+    }
+}
+
 /// Pushes one SQL expression that renders the row as `format` (a JSON
 /// object for json and ndjson, a CSV line without its line break for csv).
 pub fn push_row(b: &mut SqlBuilder, fields: &[Field], format: Format) {
@@ -178,6 +213,7 @@ pub fn push_row(b: &mut SqlBuilder, fields: &[Field], format: Format) {
         b.push("'{}'");
         return;
     }
+    let mut row = Concat::open(b);
     match format {
         Format::Json | Format::Ndjson => {
             for (i, field) in fields.iter().enumerate() {
@@ -187,24 +223,28 @@ pub fn push_row(b: &mut SqlBuilder, fields: &[Field], format: Format) {
                 } else {
                     format!(",{key}:")
                 };
-                if i > 0 {
-                    b.push(" || ");
-                }
-                b.push_bind(super::types::Value::Text(prefix));
-                b.push(" || ");
+                row.next(b);
+                // Typed, because concat() takes any type and PostgreSQL
+                // cannot infer a parameter's type from it.
+                b.push_bind_for(super::types::Value::Text(prefix), ColumnType::Text);
+                row.next(b);
                 push_json_value(b, field);
             }
-            b.push(" || '}'");
+            row.next(b);
+            b.push("'}'");
         }
         Format::Csv => {
             for (i, field) in fields.iter().enumerate() {
                 if i > 0 {
-                    b.push(" || ',' || ");
+                    row.next(b);
+                    b.push("','");
                 }
+                row.next(b);
                 push_csv_value(b, field);
             }
         }
     }
+    row.close(b);
 }
 
 /// The CSV header line for `fields`, with its line break.
@@ -228,4 +268,83 @@ pub fn csv_header(fields: &[Field]) -> String {
     }
     line.push('\n');
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::sql::{Dialect, SqlBuilder};
+    use diesel::prelude::*;
+
+    #[derive(QueryableByName)]
+    struct Rendered {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+
+    /// Renders the one row of a table of `n` columns (text, integer and
+    /// null by turns) as `format`, on a real SQLite.
+    fn render_wide(n: usize, format: Format) -> String {
+        let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+        let names: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+        let cols: Vec<String> = names.iter().map(|c| format!("\"{c}\"")).collect();
+        let values: Vec<String> = (0..n)
+            .map(|i| match i % 3 {
+                0 => format!("'v\"{i}'"),
+                1 => i.to_string(),
+                _ => "NULL".to_string(),
+            })
+            .collect();
+        diesel::sql_query(format!("CREATE TABLE t ({})", cols.join(", ")))
+            .execute(&mut conn)
+            .unwrap();
+        diesel::sql_query(format!("INSERT INTO t VALUES ({})", values.join(", ")))
+            .execute(&mut conn)
+            .unwrap();
+        let fields: Vec<Field> = names
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Field {
+                name: c.clone(),
+                source: Source::Column(c.clone()),
+                ty: if i % 3 == 1 {
+                    ColumnType::Integer
+                } else {
+                    ColumnType::Text
+                },
+            })
+            .collect();
+        let mut b = SqlBuilder::new(Dialect::Sqlite);
+        b.push("SELECT ");
+        push_row(&mut b, &fields, format);
+        b.push(" AS line FROM t");
+        let (sql, binds) = b.into_parts();
+        let out: Rendered = crate::data::store::sqlite_query(&sql, &binds)
+            .get_result(&mut conn)
+            .unwrap();
+        out.line
+    }
+
+    #[test]
+    fn rows_wider_than_one_concat_call_render_whole() {
+        // 150 fields: 301 pieces for JSON, 299 for CSV, five concat() calls.
+        let text = render_wide(150, Format::Json);
+        assert!(
+            text.starts_with(r#"{"c0":"v\"0","c1":1,"c2":null,"#),
+            "{text}"
+        );
+        assert!(text.ends_with(r#","c148":148,"c149":null}"#), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json.as_object().unwrap().len(), 150);
+        assert_eq!(json["c0"], serde_json::json!("v\"0"));
+        assert_eq!(json["c148"], serde_json::json!(148));
+        assert_eq!(json["c149"], serde_json::Value::Null);
+
+        let csv = render_wide(150, Format::Csv);
+        let fields: Vec<&str> = csv.split(',').collect();
+        assert_eq!(fields.len(), 150);
+        assert_eq!(fields[0], "\"v\"\"0\"");
+        assert_eq!(fields[148], "148");
+        assert_eq!(fields[149], "");
+    }
 }
