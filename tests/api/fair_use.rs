@@ -3,6 +3,9 @@
 //! reset at the day's end (the test moves the server's clock), a grant's own
 //! row quota, `/v1/me/usage`, limits changed by an admin through the API
 //! (audited, in force at once, kept across a restart), and a reload on SIGHUP.
+//! On PostgreSQL, counters shared by several instances: a burst or a quota
+//! spent through one is spent on all, and the database's bucket math is the
+//! memory store's.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
