@@ -21,9 +21,9 @@ use crate::config::Settings;
 use crate::data::cursor::CursorKey;
 use crate::data::mask::MaskKey;
 use crate::data::plan::Limits;
-use crate::db::{self, Db};
+use crate::db::{self, Backend, Db};
 use crate::error::{Error, Result};
-use crate::fair_use::{self as fair_use, Clock, FairUse, MemoryStore};
+use crate::fair_use::{self as fair_use, Clock, CounterStore, FairUse, MemoryStore, SharedStore};
 use crate::policy::{self, SharedEngine};
 
 /// Opens the database, applies migrations and drops tables that a crashed
@@ -101,6 +101,18 @@ fn start_audit(settings: &Settings, db: &Db) -> Result<(AuditWriter, String)> {
 /// everywhere within one second even with the reload's own time; the poll
 /// is one indexed lookup of the highest revision number.
 const POLICY_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Where fair-use counters live: in memory when one instance serves (a
+/// SQLite file has one), in the database when several may (PostgreSQL), so
+/// their limits hold across instances.
+fn counter_store(db: &Db) -> Result<std::sync::Arc<dyn CounterStore>> {
+    Ok(match db.backend() {
+        Backend::Sqlite => std::sync::Arc::new(MemoryStore::new()),
+        Backend::Postgres => {
+            std::sync::Arc::new(SharedStore::new(db.companion(fair_use::SHARED_POOL_SIZE)?))
+        }
+    })
+}
 
 fn spawn_policy_watch(policy: std::sync::Arc<SharedEngine>, db: Db) {
     tokio::spawn(async move {
@@ -252,7 +264,7 @@ impl Application {
         let fair = std::sync::Arc::new(FairUse::new(
             fair_use::limits_from_settings(settings),
             stored.map(|s| s.limits),
-            std::sync::Arc::new(MemoryStore::new()),
+            counter_store(&db)?,
             clock,
         ));
         let fair_data = web::Data::from(std::sync::Arc::clone(&fair));

@@ -132,7 +132,11 @@ pub async fn get_my_usage(
                 .await?
         }
     };
-    Ok(web::Json(fair.report(&meter, grants)))
+    let report = fair
+        .into_inner()
+        .counting(move |fair| fair.report(&meter, grants))
+        .await?;
+    Ok(web::Json(report))
 }
 
 /// Read the rate limits and daily quotas in force.

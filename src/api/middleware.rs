@@ -148,7 +148,27 @@ pub async fn pipeline(
     };
     let metrics = served.metrics.clone();
     let metrics = metrics.as_ref().map(|m| m.get_ref());
-    let verdict = admit(&req, principal.as_ref());
+    let verdict = match admit(&req, principal.as_ref()).await {
+        Ok(v) => v,
+        // The counters are unreachable: refused like any request the
+        // database cannot serve, never let through uncounted.
+        Err(e) => {
+            abandoned.disarm();
+            let refused = req.into_response(e.problem(Some(&id)).into_response());
+            let refused = match &writer {
+                Some(w) => match record(w, &draft, &note, &refused, metrics).await {
+                    Ok(()) => refused,
+                    Err(audit) => {
+                        let (req, _) = refused.into_parts();
+                        ServiceResponse::new(req, audit.problem(Some(&id)).into_response())
+                    }
+                },
+                None => refused,
+            };
+            served.done(refused.status().as_u16());
+            return Ok(refused);
+        }
+    };
     // Deny by default: an operation the spec guards never sees an anonymous caller,
     // whatever its body holds.
     let anonymous = matches!(principal.as_ref(), Some(crate::auth::Principal::Anonymous));
@@ -251,9 +271,16 @@ pub async fn pipeline(
 /// Admits the request under the caller's limits: takes one request from its
 /// bucket and leaves its fair-use meter for the handlers. The caller is its
 /// subject, or its client address when anonymous (or its credentials failed).
-/// Returns the rate state when the caller's rate is limited.
-fn admit(req: &ServiceRequest, principal: Option<&Principal>) -> Option<RateState> {
-    let fair = req.app_data::<web::Data<FairUse>>()?.clone().into_inner();
+/// Returns the rate state when the caller's rate is limited, an error when
+/// the counters cannot be reached.
+async fn admit(
+    req: &ServiceRequest,
+    principal: Option<&Principal>,
+) -> Result<Option<RateState>, Error> {
+    let Some(fair) = req.app_data::<web::Data<FairUse>>() else {
+        return Ok(None);
+    };
+    let fair = fair.clone().into_inner();
     let (key, roles) = match principal {
         Some(Principal::Anonymous) | None => (
             format!(
@@ -266,9 +293,9 @@ fn admit(req: &ServiceRequest, principal: Option<&Principal>) -> Option<RateStat
         ),
         Some(p) => (p.subject(), Some(p.roles())),
     };
-    let admission = fair.admit(key, roles.as_deref());
+    let admission = fair.admit(key, roles.as_deref()).await?;
     req.extensions_mut().insert(admission.meter);
-    admission.rate
+    Ok(admission.rate)
 }
 
 /// `RateLimit` and `RateLimit-Policy` (IETF httpapi-ratelimit-headers draft): the

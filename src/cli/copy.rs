@@ -5,7 +5,8 @@
 //! `audit verify` hold on the copy. Values travel as JSON: SQLite renders
 //! each row with `json_object`, PostgreSQL reads it with
 //! `json_populate_recordset` into the target's own column types, so every
-//! value is bound, never spliced into SQL.
+//! value is bound, never spliced into SQL. Fair-use counters stay behind:
+//! a SQLite deployment keeps them in memory, so its tables are empty.
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -175,4 +176,41 @@ pub fn copy(from: &Db, to: &Db) -> Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tables left behind, and why: a SQLite deployment counts fair use in
+    /// memory, so its counter tables are always empty.
+    const NOT_COPIED: &[&str] = &["fair_use_buckets", "fair_use_days"];
+
+    /// A table added by a migration but forgotten here would be lost by
+    /// every copy without a word.
+    #[test]
+    fn every_table_is_copied_or_left_behind_on_purpose() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let mut created = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let up = std::fs::read_to_string(entry.unwrap().path().join("up.sql")).unwrap();
+            for line in up.lines() {
+                if let Some(rest) = line.trim().strip_prefix("CREATE TABLE ") {
+                    let name = rest.trim_start_matches("IF NOT EXISTS ");
+                    let name: String = name
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    created.push(name);
+                }
+            }
+        }
+        assert!(created.len() > 10, "{created:?}");
+        for table in &created {
+            assert!(
+                TABLES.contains(&table.as_str()) || NOT_COPIED.contains(&table.as_str()),
+                "table {table} is neither copied (TABLES) nor in NOT_COPIED"
+            );
+        }
+    }
 }

@@ -189,12 +189,16 @@ pub struct ExportStats {
     pub cut_by_quota: bool,
 }
 
+/// What may still be sent, as (rows, bytes); `None`: no limit.
+pub type Left = (Option<u64>, Option<u64>);
+
 /// How much an export may send, counted as it goes: a daily quota of rows and bytes.
 pub trait SendLimit: Send + 'static {
-    /// What may still be sent, as (rows, bytes); `None`: no limit.
-    fn remaining(&self) -> (Option<u64>, Option<u64>);
+    /// What may still be sent, as (rows, bytes); `None`: no limit. An error
+    /// (the counters are unreachable) ends the export.
+    fn remaining(&self) -> Result<Left>;
     /// Counts a chunk of `rows` and `bytes` handed on; returns what may still be sent.
-    fn sent(&mut self, rows: u64, bytes: u64) -> (Option<u64>, Option<u64>);
+    fn sent(&mut self, rows: u64, bytes: u64) -> Result<Left>;
     /// The error that ends an export stopped by the limit.
     fn exceeded(&self) -> Error;
 }
@@ -233,20 +237,20 @@ fn hand_on(
     rows: &mut u64,
     stats: &mut ExportStats,
     limit: &mut Option<Box<dyn SendLimit>>,
-) -> (bool, (Option<u64>, Option<u64>)) {
+) -> Result<(bool, Left)> {
     let chunk = buf.split().freeze();
     let len = chunk.len() as u64;
     if tx.blocking_send(Ok(chunk)).is_err() {
-        return (false, (None, None));
+        return Ok((false, (None, None)));
     }
     stats.rows += *rows;
     stats.bytes += len;
+    let sent = std::mem::take(rows);
     let left = match limit {
-        Some(l) => l.sent(*rows, len),
+        Some(l) => l.sent(sent, len)?,
         None => (None, None),
     };
-    *rows = 0;
-    (true, left)
+    Ok((true, left))
 }
 
 fn export_rows(
@@ -289,7 +293,10 @@ fn stream_rows(
         Format::Json => buf.extend_from_slice(b"["),
         Format::Ndjson => {}
     }
-    let (mut rows_left, mut bytes_left) = limit.as_ref().map_or((None, None), |l| l.remaining());
+    let (mut rows_left, mut bytes_left) = match &limit {
+        Some(l) => l.remaining()?,
+        None => (None, None),
+    };
     // Rows in `buf`, not yet handed on.
     let mut pending = 0u64;
     for (written, row) in iter.enumerate() {
@@ -310,7 +317,7 @@ fn stream_rows(
         }
         pending += 1;
         if buf.len() >= CHUNK {
-            let (open, left) = hand_on(tx, &mut buf, &mut pending, stats, &mut limit);
+            let (open, left) = hand_on(tx, &mut buf, &mut pending, stats, &mut limit)?;
             if !open {
                 return Ok(());
             }
@@ -321,7 +328,7 @@ fn stream_rows(
         buf.extend_from_slice(b"]");
     }
     if !buf.is_empty() {
-        let (open, _) = hand_on(tx, &mut buf, &mut pending, stats, &mut limit);
+        let (open, _) = hand_on(tx, &mut buf, &mut pending, stats, &mut limit)?;
         if !open {
             return Ok(());
         }

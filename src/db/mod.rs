@@ -175,6 +175,31 @@ impl Db {
         Ok(Db { pool, backend, url })
     }
 
+    /// A second pool on the same database, of up to `size` connections
+    /// opened as needed, for work that runs while a connection of this pool
+    /// is held (such as counting a request's rows from inside its query):
+    /// drawing both from one pool would let busy requests wait on each other
+    /// until the pool's timeout.
+    pub fn companion(&self, size: u32) -> Result<Db> {
+        let wait = match self.backend {
+            Backend::Sqlite => std::time::Duration::from_secs(10),
+            Backend::Postgres => postgres::POOL_WAIT,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(wait)
+            .build(Manager {
+                url: self.url.clone(),
+            })
+            .map_err(|e| Error::unavailable(format!("cannot open the database: {e}")))?;
+        Ok(Db {
+            pool,
+            backend: self.backend,
+            url: self.url.clone(),
+        })
+    }
+
     /// A connection of its own, outside the pool, for a long-lived worker
     /// such as the audit writer; `durable` makes every commit reach the disk
     /// before it returns (SQLite `synchronous = FULL`).
@@ -298,5 +323,30 @@ impl Db {
         }
         .map_err(|e| Error::internal("running migrations", e.to_string()))?;
         Ok(applied.iter().map(|v| v.to_string()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::migration::MigrationSource;
+
+    /// `check_ready` and the two backends' schemas rely on it.
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let sqlite: Vec<String> =
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .unwrap()
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect();
+        let postgres: Vec<String> =
+            MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                .unwrap()
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect();
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, postgres);
     }
 }

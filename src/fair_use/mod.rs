@@ -1,13 +1,17 @@
 //! Fair use: a request rate with a burst per caller (subject, API key, or
 //! client address for anonymous callers) and daily quotas of rows and bytes,
 //! all set per role (see `limits`), plus the row quota a grant may carry.
-//! Counters live behind `CounterStore` (in memory for one instance); the
-//! limits in force are swapped whole when an admin or a reload changes them.
-//! It must never write to the database on the path of a request.
+//! Counters live behind `CounterStore`: in memory for one instance (SQLite),
+//! in the shared database when several instances serve (PostgreSQL), so a
+//! limit holds across them. The limits in force are swapped whole when an
+//! admin or a reload changes them. A store that waits on the database is
+//! never called on the async runtime's threads, and a counter that cannot
+//! be read or written fails the request: nothing passes uncounted.
 
 mod clock;
 mod limits;
 mod persist;
+mod shared;
 mod store;
 
 use std::sync::Arc;
@@ -22,6 +26,7 @@ pub use limits::{
     from_settings as limits_from_settings,
 };
 pub use persist::{StoredLimits, check_reason, load_stored, set_limits, store_limits};
+pub use shared::{POOL_SIZE as SHARED_POOL_SIZE, SharedStore, sweep as sweep_shared};
 pub use store::{CounterStore, MemoryStore, Usage, Verdict};
 
 use crate::error::{Error, Kind, Result};
@@ -135,25 +140,34 @@ impl FairUse {
 
     /// Takes one request from the caller's bucket. `key` names the caller
     /// (`user:alice`, `key:etl`, `ip:192.0.2.1`); `roles` is `None` for an
-    /// anonymous caller.
-    pub fn admit(self: &Arc<Self>, key: String, roles: Option<&[String]>) -> Admission {
+    /// anonymous caller. Fails when the counters cannot be reached.
+    pub async fn admit(
+        self: &Arc<Self>,
+        key: String,
+        roles: Option<&[String]>,
+    ) -> Result<Admission> {
         let applied = self.in_force.load().limits.for_caller(roles);
         let limits = applied.limits;
         let policy = applied.policy;
-        let rate = limits.rate_limited().then(|| {
-            let verdict =
-                self.store
-                    .take(&key, limits.rate_per_second, limits.burst, self.clock.now());
-            RateState {
+        let rate = if limits.rate_limited() {
+            let (rate, burst, now) = (limits.rate_per_second, limits.burst, self.clock.now());
+            let verdict = if self.store.blocks() {
+                let store = Arc::clone(&self.store);
+                let key = key.clone();
+                tokio::task::spawn_blocking(move || store.take(&key, rate, burst, now)).await??
+            } else {
+                self.store.take(&key, rate, burst, now)?
+            };
+            Some(RateState {
                 verdict,
                 policy: policy.clone(),
-                quota: limits.burst,
-                window: (f64::from(limits.burst) / limits.rate_per_second)
-                    .ceil()
-                    .max(1.0) as u64,
-            }
-        });
-        Admission {
+                quota: burst,
+                window: (f64::from(burst) / rate).ceil().max(1.0) as u64,
+            })
+        } else {
+            None
+        };
+        Ok(Admission {
             meter: Meter {
                 fair: Arc::clone(self),
                 key,
@@ -161,6 +175,21 @@ impl FairUse {
                 policy,
             },
             rate,
+        })
+    }
+
+    /// Runs `f` where the store may be called: on the blocking pool when it
+    /// waits on the database, else right here.
+    pub async fn counting<T, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&FairUse) -> Result<T> + Send + 'static,
+    {
+        if self.store.blocks() {
+            let fair = Arc::clone(self);
+            tokio::task::spawn_blocking(move || f(&fair)).await?
+        } else {
+            f(self)
         }
     }
 }
@@ -226,11 +255,17 @@ impl Meter {
     }
 
     /// Before data is sent: 429 when a daily quota of the caller (or of `grant`) is used
-    /// up, else a budget holding what may still be sent today.
+    /// up, else a budget holding what may still be sent today. Call it off the async
+    /// runtime (it may wait on the database).
     pub fn budget(&self, grant: Option<GrantQuota>) -> Result<Budget> {
         let store = &self.fair.store;
         let (day, reset) = day_of(self.fair.clock.now());
-        let used = store.used(&self.key, day);
+        // A shared store costs a query: read only when a quota needs it.
+        let used = if self.limits.daily_rows.is_some() || self.limits.daily_bytes.is_some() {
+            store.used(&self.key, day)?
+        } else {
+            Usage::default()
+        };
         if let Some(q) = self.limits.daily_rows
             && used.rows >= q
         {
@@ -250,7 +285,7 @@ impl Meter {
             ));
         }
         if let Some(g) = &grant
-            && store.used(&g.key(), day).rows >= g.rows
+            && store.used(&g.key(), day)?.rows >= g.rows
         {
             return Err(exhausted(
                 format!("the daily quota of {} rows of grant {}", g.rows, g.grant_id),
@@ -286,31 +321,33 @@ impl Budget {
     }
 
     /// What may still be sent today, as of now.
-    pub fn remaining(&self) -> Allowance {
+    pub fn remaining(&self) -> Result<Allowance> {
         let fair = &self.meter.fair;
         let (day, _) = day_of(fair.clock.now());
-        let used = fair.store.used(&self.meter.key, day);
+        let used = fair.store.used(&self.meter.key, day)?;
         let limits = &self.meter.limits;
         let mut rows = limits.daily_rows.map(|q| q.saturating_sub(used.rows));
         let bytes = limits.daily_bytes.map(|q| q.saturating_sub(used.bytes));
         if let Some(g) = &self.grant {
-            let granted = fair.store.used(&g.key(), day).rows;
+            let granted = fair.store.used(&g.key(), day)?.rows;
             rows = least(rows, Some(g.rows.saturating_sub(granted)));
         }
-        Allowance { rows, bytes }
+        Ok(Allowance { rows, bytes })
     }
 
     /// Counts `rows` and `bytes` that left, against the caller and the grant.
-    pub fn charge(&self, rows: u64, bytes: u64) {
+    pub fn charge(&self, rows: u64, bytes: u64) -> Result<()> {
         if rows == 0 && bytes == 0 {
-            return;
+            return Ok(());
         }
         let fair = &self.meter.fair;
         let (day, _) = day_of(fair.clock.now());
-        fair.store.add(&self.meter.key, day, Usage { rows, bytes });
+        fair.store
+            .add(&self.meter.key, day, Usage { rows, bytes })?;
         if let Some(g) = &self.grant {
-            fair.store.add(&g.key(), day, Usage { rows, bytes });
+            fair.store.add(&g.key(), day, Usage { rows, bytes })?;
         }
+        Ok(())
     }
 }
 
@@ -371,12 +408,29 @@ pub struct UsageReport {
 
 impl FairUse {
     /// The use and limits of the caller behind `meter`; `grants` lists (grant id, dataset,
-    /// row quota) of the caller's grants in force that have a quota.
-    pub fn report(&self, meter: &Meter, grants: Vec<(String, String, u64)>) -> UsageReport {
+    /// row quota) of the caller's grants in force that have a quota. Call it through
+    /// `counting` (it may wait on the database).
+    pub fn report(&self, meter: &Meter, grants: Vec<(String, String, u64)>) -> Result<UsageReport> {
         let (day, _) = day_of(self.clock.now());
-        let used = self.store.used(&meter.key, day);
+        let used = self.store.used(&meter.key, day)?;
         let limits = meter.limits.clone();
-        UsageReport {
+        let mut grant_use = Vec::with_capacity(grants.len());
+        for (grant_id, dataset, row_quota) in grants {
+            let key = GrantQuota {
+                grant_id: grant_id.clone(),
+                rows: row_quota,
+            }
+            .key();
+            let rows = self.store.used(&key, day)?.rows;
+            grant_use.push(GrantUsage {
+                grant_id,
+                dataset,
+                row_quota,
+                rows,
+                rows_remaining: row_quota.saturating_sub(rows),
+            });
+        }
+        Ok(UsageReport {
             counted_as: meter.key.clone(),
             policy: meter.policy.clone(),
             day: chrono::DateTime::from_timestamp(day * DAY_SECS, 0)
@@ -388,24 +442,7 @@ impl FairUse {
             rows_remaining: limits.daily_rows.map(|q| q.saturating_sub(used.rows)),
             bytes_remaining: limits.daily_bytes.map(|q| q.saturating_sub(used.bytes)),
             limits,
-            grants: grants
-                .into_iter()
-                .map(|(grant_id, dataset, row_quota)| {
-                    let key = GrantQuota {
-                        grant_id: grant_id.clone(),
-                        rows: row_quota,
-                    }
-                    .key();
-                    let rows = self.store.used(&key, day).rows;
-                    GrantUsage {
-                        grant_id,
-                        dataset,
-                        row_quota,
-                        rows,
-                        rows_remaining: row_quota.saturating_sub(rows),
-                    }
-                })
-                .collect(),
-        }
+            grants: grant_use,
+        })
     }
 }

@@ -3,6 +3,9 @@
 //! reset at the day's end (the test moves the server's clock), a grant's own
 //! row quota, `/v1/me/usage`, limits changed by an admin through the API
 //! (audited, in force at once, kept across a restart), and a reload on SIGHUP.
+//! On PostgreSQL, counters shared by several instances: a burst or a quota
+//! spent through one is spent on all, and the database's bucket math is the
+//! memory store's.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -621,4 +624,176 @@ async fn sighup_reloads_the_limits_and_the_jwt_key() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Settings of the two-instance test: anonymous callers get a burst of 3
+/// (refilled once in 100 s), every caller 10 rows a day.
+fn shared_limits(s: &mut kaifang::config::Settings) {
+    s.jwt.hs256_secret = Some(SECRET.to_string());
+    s.daily_row_quota = 10;
+    s.role_limits.insert(
+        "anonymous".to_string(),
+        RoleLimitSettings {
+            rate_per_second: Some(0.01),
+            burst: Some(3),
+            ..RoleLimitSettings::default()
+        },
+    );
+}
+
+/// PostgreSQL only, by nature: there several instances share one database
+/// and so their counters; a SQLite file has one instance, which counts in
+/// memory. On SQLite the test returns at once.
+#[tokio::test]
+async fn on_postgres_two_instances_share_the_burst_and_the_daily_row_quota() {
+    if !crate::helpers::on_postgres() {
+        return;
+    }
+    let a = spawn_app_with(|s| {
+        s.instance_id = "a".to_string();
+        shared_limits(s);
+    })
+    .await;
+    let b = a.spawn_instance("b", shared_limits).await;
+    let slug = DatasetBuilder::new("towns").with_csv(&a, csv(40)).await;
+
+    // The anonymous burst spent through A is spent on B too.
+    for left in [2, 1, 0] {
+        let res = a.get("/v1/datasets").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(header(&res, "ratelimit").starts_with(&format!("\"anonymous\";r={left};")));
+    }
+    let refused = b.get("/v1/datasets").await;
+    let retry: u64 = header(&refused, "retry-after").parse().unwrap();
+    assert!((1..=100).contains(&retry), "Retry-After {retry}");
+    assert_problem(refused, 429).await;
+    assert_problem(a.get("/v1/datasets").await, 429).await;
+
+    // Rows read through A count on B: B's page is cut to what is left, then B refuses.
+    let rita = token("rita", &["viewer"], None);
+    let rows = |app: &TestApp| {
+        app.client
+            .get(app.url(&format!("/v1/datasets/{slug}/rows")))
+            .query(&[("limit", "6")])
+            .bearer_auth(&rita)
+            .send()
+    };
+    let page = json_ok(rows(&a).await.unwrap()).await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 6);
+    let page = json_ok(rows(&b).await.unwrap()).await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 4, "{page}");
+    let problem = assert_problem(rows(&b).await.unwrap(), 429).await;
+    assert!(problem["detail"].as_str().unwrap().contains("10 rows"));
+    assert_problem(rows(&a).await.unwrap(), 429).await;
+    let usage = json_ok(get(&a, "/v1/me/usage", Some(&rita)).await).await;
+    assert_eq!(usage["rows"], 10);
+    assert_eq!(usage["rows_remaining"], 0);
+
+    // The counters live in the database; two days on, A's next sweep drops
+    // the old day's rows and the buckets that have refilled.
+    let db = a.sqlite();
+    assert_eq!(db.query("SELECT count(*) FROM fair_use_days"), ["1"]);
+    a.clock.advance(2.0 * 86_400.0);
+    assert_eq!(a.get("/v1/datasets").await.status(), StatusCode::OK);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while db.query("SELECT count(*) FROM fair_use_days") != ["0"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "old days were not dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        db.query("SELECT key FROM fair_use_buckets"),
+        ["ip:127.0.0.1"],
+        "only the bucket just used is kept"
+    );
+}
+
+/// The PostgreSQL store against the one in memory: the same takes at the
+/// same moments get the same answers, the same charges the same totals,
+/// and two stores on one database racing from many threads give out
+/// exactly one burst. PostgreSQL only (that is the store under test).
+#[test]
+fn on_postgres_the_shared_store_answers_as_the_memory_store() {
+    use kaifang::fair_use::{CounterStore, MemoryStore, SharedStore, Usage};
+    if !crate::helpers::on_postgres() {
+        return;
+    }
+    let pg = crate::helpers::pg::TestDatabase::create();
+    let db = kaifang::db::Db::connect(&pg.url, 2).unwrap();
+    db.migrate().unwrap();
+    let shared = SharedStore::new(db.companion(8).unwrap());
+    let memory = MemoryStore::new();
+
+    let t0 = 1_796_000_000.25;
+    // (key, rate, burst, seconds after t0): bursts, refills by fractions,
+    // a clock that steps back, a rate change, and a second caller.
+    let takes: &[(&str, f64, u32, f64)] = &[
+        ("a", 2.0, 3, 0.0),
+        ("a", 2.0, 3, 0.0),
+        ("a", 2.0, 3, 0.1),
+        ("a", 2.0, 3, 0.2),
+        ("a", 2.0, 3, 0.3),
+        ("a", 2.0, 3, 0.55),
+        ("a", 2.0, 3, 0.4),
+        ("b", 0.3, 1, 0.4),
+        ("b", 0.3, 1, 1.0),
+        ("b", 0.3, 1, 3.7),
+        ("a", 2.0, 3, 1.3),
+        ("a", 0.5, 5, 9.0),
+        ("a", 0.5, 5, 9.0),
+        ("a", 0.5, 5, 9.0),
+        ("a", 0.5, 5, 9.0),
+        ("a", 0.5, 5, 9.0),
+        ("a", 0.5, 5, 9.0),
+        ("a", 0.5, 5, 11.999),
+        ("a", 0.5, 5, 12.001),
+        ("c", 1000.0, 1, 0.0),
+        ("c", 1000.0, 1, 0.0005),
+        ("c", 1000.0, 1, 0.0011),
+    ];
+    for (i, &(key, rate, burst, at)) in takes.iter().enumerate() {
+        let now = t0 + at;
+        let want = memory.take(key, rate, burst, now).unwrap();
+        let got = shared.take(key, rate, burst, now).unwrap();
+        assert_eq!(got, want, "take {i}: {key} at +{at}");
+    }
+
+    let sent = Usage {
+        rows: 7,
+        bytes: 3_000_000_123,
+    };
+    for day in [20_000, 20_000, 20_001] {
+        assert_eq!(
+            shared.add("k", day, sent).unwrap(),
+            memory.add("k", day, sent).unwrap()
+        );
+    }
+    // Only today is ever asked for (the memory store forgets a day once the
+    // next one begins; the shared one keeps yesterday until a sweep).
+    for (key, day) in [("k", 20_001), ("k", 19_999), ("nobody", 20_001)] {
+        assert_eq!(
+            shared.used(key, day).unwrap(),
+            memory.used(key, day).unwrap()
+        );
+    }
+
+    // Two instances' stores, many threads, one caller: one burst, no more.
+    let other = SharedStore::new(db.companion(8).unwrap());
+    let allowed = std::sync::atomic::AtomicU32::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let store: &SharedStore = if t % 2 == 0 { &shared } else { &other };
+            let allowed = &allowed;
+            scope.spawn(move || {
+                for _ in 0..10 {
+                    if store.take("race", 0.000_001, 25, t0).unwrap().allowed {
+                        allowed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(allowed.into_inner(), 25);
 }

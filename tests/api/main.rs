@@ -8,6 +8,7 @@ mod access;
 mod audit;
 mod catalog;
 mod config;
+mod copy;
 mod durability;
 mod errors;
 mod export;

@@ -2,7 +2,9 @@
 //! makes itself (initdb in a temporary folder, a free port), never the
 //! machine's shared server: requests are answered 503 problem+json quickly,
 //! `/readyz` fails, and once the server is back the gateway recovers by
-//! itself. Runs in the PostgreSQL pass of the suite.
+//! itself — also where every request first passes the fair-use counters,
+//! which live in the database on PostgreSQL. Runs in the PostgreSQL pass of
+//! the suite.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -157,6 +159,19 @@ async fn when_postgres_goes_away_requests_get_503_quickly_and_the_gateway_recove
         .await;
     assert_eq!(app.get_rows(&slug, &[]).await.status(), StatusCode::OK);
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    // A gateway whose callers are rate limited: each request takes from a
+    // bucket in the database before anything else.
+    createdb(&cluster, "limited");
+    let limited_url = cluster.url("limited");
+    let limited = spawn_app_with(|s| {
+        s.database_url = limited_url.clone();
+        s.rate_limit_per_second = 1000.0;
+        s.rate_limit_burst = 1000;
+    })
+    .await;
+    let res = limited.get("/v1/datasets").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().contains_key("ratelimit"));
 
     // Mid-load: requests keep coming while the server stops.
     let load = {
@@ -193,6 +208,15 @@ async fn when_postgres_goes_away_requests_get_503_quickly_and_the_gateway_recove
     );
     let body = crate::helpers::assert_problem(res, 503).await;
     assert_eq!(body["status"], json!(503));
+    // The counters cannot be reached: 503 as well, never a 500, never a pass.
+    let started = Instant::now();
+    let res = limited.get("/v1/datasets").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    crate::helpers::assert_problem(res, 503).await;
     let started = Instant::now();
     let ready = app.get("/readyz").await;
     assert!(started.elapsed() < Duration::from_secs(6));
@@ -204,12 +228,13 @@ async fn when_postgres_goes_away_requests_get_503_quickly_and_the_gateway_recove
     loop {
         let rows = app.get_rows(&slug, &[]).await.status();
         let ready = app.get("/readyz").await.status();
-        if rows == StatusCode::OK && ready == StatusCode::OK {
+        let counted = limited.get("/v1/datasets").await.status();
+        if rows == StatusCode::OK && ready == StatusCode::OK && counted == StatusCode::OK {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "not recovered: rows {rows}, readyz {ready}"
+            "not recovered: rows {rows}, readyz {ready}, rate-limited caller {counted}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -13,7 +13,7 @@ use crate::api::state::AppState;
 use crate::audit::{Note, StreamOutcome};
 use crate::auth::Principal;
 use crate::data::plan::{Limits, check_limit, plan_rows};
-use crate::data::read::{Page, SendLimit, fetch_page, start_export};
+use crate::data::read::{Left, Page, SendLimit, fetch_page, start_export};
 use crate::data::{Format, QueryBody, Redact, RowsQuery};
 use crate::error::{Error, Kind, Result};
 use crate::fair_use::{Budget, GrantQuota, Meter};
@@ -130,13 +130,13 @@ fn budget_for(meter: Option<Meter>, grant: Option<GrantQuota>) -> Result<Option<
 struct QuotaLimit(Budget);
 
 impl SendLimit for QuotaLimit {
-    fn remaining(&self) -> (Option<u64>, Option<u64>) {
-        let a = self.0.remaining();
-        (a.rows, a.bytes)
+    fn remaining(&self) -> Result<Left> {
+        let a = self.0.remaining()?;
+        Ok((a.rows, a.bytes))
     }
 
-    fn sent(&mut self, rows: u64, bytes: u64) -> (Option<u64>, Option<u64>) {
-        self.0.charge(rows, bytes);
+    fn sent(&mut self, rows: u64, bytes: u64) -> Result<Left> {
+        self.0.charge(rows, bytes)?;
         self.remaining()
     }
 
@@ -163,7 +163,7 @@ async fn run_page(
     let limits = limits(state);
     let backend = state.db.backend();
     let engine = state.policy.current();
-    let (page, budget): (Page, Option<Budget>) = state
+    let page: Page = state
         .db
         .run(move |conn| {
             let mut query = query;
@@ -178,7 +178,11 @@ async fn run_page(
             )?;
             let budget = budget_for(meter, grant)?;
             // A row quota shortens the page to what is left of it; the cursor goes on.
-            if let Some(left) = budget.as_ref().and_then(|b| b.remaining().rows) {
+            let left = match &budget {
+                Some(b) => b.remaining()?.rows,
+                None => None,
+            };
+            if let Some(left) = left {
                 let wanted = check_limit(query.limit, limits)?;
                 let left = u32::try_from(left).unwrap_or(u32::MAX).max(1);
                 query.limit = Some(wanted.min(left));
@@ -191,12 +195,14 @@ async fn run_page(
                 Some(limits),
                 &key,
             )?;
-            fetch_page(conn, &plan, &key).map(|page| (page, budget))
+            let page = fetch_page(conn, &plan, &key)?;
+            // Counted here, off the async runtime: a shared store waits on the database.
+            if let Some(b) = &budget {
+                b.charge(page.rows as u64, page.body.len() as u64)?;
+            }
+            Ok(page)
         })
         .await?;
-    if let Some(b) = &budget {
-        b.charge(page.rows as u64, page.body.len() as u64);
-    }
     note.update(|d| {
         d.rows = i64::try_from(page.rows).ok();
         d.bytes = i64::try_from(page.body.len()).ok();

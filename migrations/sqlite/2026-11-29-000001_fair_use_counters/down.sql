@@ -1,0 +1,2 @@
+DROP TABLE fair_use_days;
+DROP TABLE fair_use_buckets;
