@@ -103,6 +103,13 @@ fn push_json_value(b: &mut SqlBuilder, field: &Field) {
             push_value(b, field);
             b.push(" THEN 'true' ELSE 'false' END)");
         }
+        ColumnType::Integer => {
+            // An integer's text is its JSON; ifnull compiles to a jump
+            // where json_quote is a function call (most of a page's CPU).
+            b.push("ifnull(");
+            push_value(b, field);
+            b.push(", 'null')");
+        }
         _ => {
             b.push("json_quote(");
             push_value(b, field);
