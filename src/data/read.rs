@@ -109,8 +109,18 @@ fn count(conn: &mut AnyConnection, stmt: &Statement) -> Result<i64> {
         .ok_or_else(|| Error::internal("counting rows", "no row"))
 }
 
-/// Runs `plan` for one page. Blocking.
-pub fn fetch_page(conn: &mut AnyConnection, plan: &Plan, key: &CursorKey) -> Result<Page> {
+/// Runs `plan` for one page. Blocking. With `max_bytes`, the page is cut to
+/// the rows whose whole body (envelope, header and cursor included) fits in
+/// that many bytes, and a cut keyed page carries the cursor of the next row,
+/// as a page cut by its limit does (an aggregate page has no cursor, as when
+/// its limit cuts it). `None` when not even one row fits, or, when nothing
+/// matched, the empty page: then nothing may leave.
+pub fn fetch_page(
+    conn: &mut AnyConnection,
+    plan: &Plan,
+    key: &CursorKey,
+    max_bytes: Option<u64>,
+) -> Result<Option<Page>> {
     install_masks(conn, plan)?;
     let limit = plan.limit.map(|l| l as usize).unwrap_or(usize::MAX);
     let (rows, keys): (Vec<String>, Vec<String>) = if plan.keyed {
@@ -120,8 +130,55 @@ pub fn fetch_page(conn: &mut AnyConnection, plan: &Plan, key: &CursorKey) -> Res
         let rows: Vec<RowOnly> = load(conn, &plan.rows)?;
         (rows.into_iter().map(|r| r.r).collect(), Vec::new())
     };
-    let has_more = rows.len() > limit;
-    let shown = rows.len().min(limit);
+    let total = plan.count.as_ref().map(|c| count(conn, c)).transpose()?;
+    let mut shown = rows.len().min(limit);
+    let Some(max) = max_bytes.map(|m| usize::try_from(m).unwrap_or(usize::MAX)) else {
+        return page_of(plan, key, &rows, &keys, shown, total).map(Some);
+    };
+    // The envelope around the rows depends on the cut (a cursor appears, its
+    // key changes), so each try measures it and the next drops the rows that
+    // did not fit; every try shows fewer rows, so this ends.
+    loop {
+        let page = page_of(plan, key, &rows, &keys, shown, total)?;
+        if page.body.len() <= max {
+            return Ok(Some(page));
+        }
+        if shown == 0 || (shown == 1 && !rows.is_empty()) {
+            return Ok(None);
+        }
+        let rows_part = rows_len(plan.format, &rows, shown);
+        let frame = page.body.len() - rows_part;
+        let room = max.saturating_sub(frame);
+        let mut fit = shown - 1;
+        while fit > 1 && rows_len(plan.format, &rows, fit) > room {
+            fit -= 1;
+        }
+        shown = fit;
+    }
+}
+
+/// Bytes the first `n` rows take in a page body.
+fn rows_len(format: Format, rows: &[String], n: usize) -> usize {
+    let text: usize = rows.iter().take(n).map(String::len).sum();
+    match format {
+        // Commas between rows.
+        Format::Json => text + n.saturating_sub(1),
+        // A newline after each.
+        Format::Csv | Format::Ndjson => text + n,
+    }
+}
+
+/// The page showing the first `shown` of `rows`, with the cursor of the next
+/// row when more follow.
+fn page_of(
+    plan: &Plan,
+    key: &CursorKey,
+    rows: &[String],
+    keys: &[String],
+    shown: usize,
+    total: Option<i64>,
+) -> Result<Page> {
+    let has_more = rows.len() > shown;
     let next = if has_more && plan.keyed {
         match keys.get(shown.saturating_sub(1)) {
             Some(k) => Some(next_cursor(key, plan, k)?),
@@ -130,7 +187,6 @@ pub fn fetch_page(conn: &mut AnyConnection, plan: &Plan, key: &CursorKey) -> Res
     } else {
         None
     };
-    let total = plan.count.as_ref().map(|c| count(conn, c)).transpose()?;
     let rows = rows.get(..shown).unwrap_or(&[]);
     let body = match plan.format {
         Format::Json => {

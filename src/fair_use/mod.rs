@@ -25,7 +25,10 @@ pub use limits::{
     ANONYMOUS, Applied, LimitSet, Limits, REGISTERED, RoleLimitSettings,
     from_settings as limits_from_settings,
 };
-pub use persist::{StoredLimits, check_reason, load_stored, set_limits, store_limits};
+pub use persist::{
+    StoredLimits, check_reason, load_stored, load_versioned, reset_limits, set_limits,
+    store_limits, stored_version,
+};
 pub use shared::{POOL_SIZE as SHARED_POOL_SIZE, SharedStore, sweep as sweep_shared};
 pub use store::{CounterStore, MemoryStore, Usage, Verdict};
 
@@ -47,13 +50,37 @@ pub enum Source {
 pub struct InForce {
     pub limits: Limits,
     pub source: Source,
+    /// Whether a role other than `anonymous` and `registered` has an entry: only then
+    /// are a caller's roles worth looking up.
+    pub by_role: bool,
+}
+
+impl InForce {
+    fn of(limits: &Limits, source: Source) -> InForce {
+        InForce {
+            by_role: limits
+                .roles
+                .keys()
+                .any(|r| r != ANONYMOUS && r != REGISTERED),
+            limits: limits.clone(),
+            source,
+        }
+    }
+}
+
+/// The configuration's limits, and those an admin stored (which win when set).
+struct Sources {
+    config: Limits,
+    admin: Option<Limits>,
+    /// The stored version `admin` was read at (see `persist`): a read of an older
+    /// version, finishing after a newer one, must not put older limits back.
+    admin_version: i64,
 }
 
 /// The fair-use state of one instance.
 pub struct FairUse {
     in_force: ArcSwap<InForce>,
-    /// The configuration's limits and those an admin set; the latter win when set.
-    sources: std::sync::Mutex<(Limits, Option<Limits>)>,
+    sources: std::sync::Mutex<Sources>,
     store: Arc<dyn CounterStore>,
     clock: Clock,
 }
@@ -79,19 +106,22 @@ pub struct Admission {
 }
 
 impl FairUse {
-    /// Fair use under the configuration's limits, or `admin`'s when an admin set some.
+    /// Fair use under the configuration's limits, or `admin`'s when an admin set some
+    /// (read at stored version `admin_version`).
     pub fn new(
         config: Limits,
         admin: Option<Limits>,
+        admin_version: i64,
         store: Arc<dyn CounterStore>,
         clock: Clock,
     ) -> FairUse {
         let fair = FairUse {
-            in_force: ArcSwap::from_pointee(InForce {
-                limits: config.clone(),
-                source: Source::Config,
+            in_force: ArcSwap::from_pointee(InForce::of(&config, Source::Config)),
+            sources: std::sync::Mutex::new(Sources {
+                config,
+                admin,
+                admin_version,
             }),
-            sources: std::sync::Mutex::new((config, admin)),
             store,
             clock,
         };
@@ -103,35 +133,55 @@ impl FairUse {
         self.in_force.load_full()
     }
 
+    /// Whether some role has limits of its own (see `InForce::by_role`).
+    pub fn by_role(&self) -> bool {
+        self.in_force.load().by_role
+    }
+
     /// Changes the sources with `f` and puts the resulting limits in force from the next
     /// request on.
-    fn settle(&self, f: impl FnOnce(&mut (Limits, Option<Limits>))) {
-        let mut sources = match self.sources.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+    fn settle(&self, f: impl FnOnce(&mut Sources)) {
+        let mut sources = self.sources();
         f(&mut sources);
-        let in_force = match &sources.1 {
-            Some(admin) => InForce {
-                limits: admin.clone(),
-                source: Source::Admin,
-            },
-            None => InForce {
-                limits: sources.0.clone(),
-                source: Source::Config,
-            },
+        let in_force = match &sources.admin {
+            Some(admin) => InForce::of(admin, Source::Admin),
+            None => InForce::of(&sources.config, Source::Config),
         };
         self.in_force.store(Arc::new(in_force));
     }
 
-    /// The configuration's limits changed (a reload); they apply unless an admin set some.
-    pub fn set_config(&self, limits: Limits) {
-        self.settle(|s| s.0 = limits);
+    fn sources(&self) -> std::sync::MutexGuard<'_, Sources> {
+        match self.sources.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
-    /// Limits an admin set (`None`: back to the configuration's).
-    pub fn set_admin(&self, limits: Option<Limits>) {
-        self.settle(|s| s.1 = limits);
+    /// The configuration's limits changed (a reload); they apply unless an admin set some.
+    pub fn set_config(&self, limits: Limits) {
+        self.settle(|s| s.config = limits);
+    }
+
+    /// Limits an admin stored at `version` (`None`: back to the configuration's). Ignored
+    /// when limits of a newer version are in force already; returns whether they apply.
+    pub fn set_admin(&self, version: i64, limits: Option<Limits>) -> bool {
+        if version < self.admin_version() {
+            return false;
+        }
+        let mut applied = false;
+        self.settle(|s| {
+            if version >= s.admin_version {
+                s.admin = limits;
+                s.admin_version = version;
+                applied = true;
+            }
+        });
+        applied
+    }
+
+    /// The stored version of the admin's limits in force (0: none ever stored).
+    pub fn admin_version(&self) -> i64 {
+        self.sources().admin_version
     }
 
     pub fn clock(&self) -> &Clock {
@@ -224,10 +274,19 @@ fn least(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 
 /// 429 for a used-up quota, saying when it resets; `Retry-After` carries the seconds.
 fn exhausted(what: String, day: i64, reset_secs: u64) -> Error {
+    refused(
+        format!("{what} is used up for today (UTC)"),
+        day,
+        reset_secs,
+    )
+}
+
+/// 429 for `why`, a quota running out; says when it resets, with `Retry-After`.
+fn refused(why: String, day: i64, reset_secs: u64) -> Error {
     Error::new(
         Kind::TooManyRequests,
         format!(
-            "{what} is used up for today (UTC); it resets at {} (in {reset_secs} s). \
+            "{why}; it resets at {} (in {reset_secs} s). \
              GET /v1/me/usage shows your use and limits",
             day_end_text(day)
         ),
@@ -318,6 +377,21 @@ impl Budget {
     pub fn exceeded(&self) -> Error {
         let (day, reset) = day_of(self.meter.fair.clock.now());
         exhausted("a daily quota of yours".to_string(), day, reset)
+    }
+
+    /// The error for a page of which not even one row fits in the `left` bytes of the
+    /// caller's byte quota: sending it would pass the quota.
+    pub fn too_few_bytes(&self, left: u64) -> Error {
+        let (day, reset) = day_of(self.meter.fair.clock.now());
+        let quota = self.meter.limits.daily_bytes.unwrap_or(0);
+        refused(
+            format!(
+                "only {left} bytes of your daily quota of {quota} bytes are left today (UTC), \
+                 fewer than this page needs for one row"
+            ),
+            day,
+            reset,
+        )
     }
 
     /// What may still be sent today, as of now.
