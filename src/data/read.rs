@@ -135,36 +135,30 @@ pub fn fetch_page(
     let Some(max) = max_bytes.map(|m| usize::try_from(m).unwrap_or(usize::MAX)) else {
         return page_of(plan, key, &rows, &keys, shown, total).map(Some);
     };
+    // Bytes the first n rows take in the body: JSON puts a comma between
+    // rows, CSV and NDJSON a newline after each.
+    let sep = usize::from(plan.format != Format::Json);
+    let mut ends = Vec::with_capacity(shown + 1);
+    ends.push(0usize);
+    for (i, r) in rows.iter().take(shown).enumerate() {
+        let comma = usize::from(plan.format == Format::Json && i > 0);
+        ends.push(ends.last().copied().unwrap_or(0) + r.len() + sep + comma);
+    }
     // The envelope around the rows depends on the cut (a cursor appears, its
-    // key changes), so each try measures it and the next drops the rows that
-    // did not fit; every try shows fewer rows, so this ends.
+    // key changes), so each try measures it and the next keeps the rows that
+    // fit beside it; every try shows fewer rows, so this ends.
     loop {
         let page = page_of(plan, key, &rows, &keys, shown, total)?;
         if page.body.len() <= max {
             return Ok(Some(page));
         }
-        if shown == 0 || (shown == 1 && !rows.is_empty()) {
+        if shown <= 1 {
             return Ok(None);
         }
-        let rows_part = rows_len(plan.format, &rows, shown);
-        let frame = page.body.len() - rows_part;
-        let room = max.saturating_sub(frame);
-        let mut fit = shown - 1;
-        while fit > 1 && rows_len(plan.format, &rows, fit) > room {
-            fit -= 1;
-        }
-        shown = fit;
-    }
-}
-
-/// Bytes the first `n` rows take in a page body.
-fn rows_len(format: Format, rows: &[String], n: usize) -> usize {
-    let text: usize = rows.iter().take(n).map(String::len).sum();
-    match format {
-        // Commas between rows.
-        Format::Json => text + n.saturating_sub(1),
-        // A newline after each.
-        Format::Csv | Format::Ndjson => text + n,
+        let rows_part = ends.get(shown).copied().unwrap_or(0);
+        let room = max.saturating_sub(page.body.len().saturating_sub(rows_part));
+        let fit = ends.partition_point(|&end| end <= room).saturating_sub(1);
+        shown = fit.clamp(1, shown - 1);
     }
 }
 
