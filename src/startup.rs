@@ -95,12 +95,12 @@ fn start_audit(settings: &Settings, db: &Db) -> Result<(AuditWriter, String)> {
     Ok((writer, public_key))
 }
 
-/// How often an instance looks for rule changes made elsewhere (another instance, or
-/// `kaifang policy import`); a change through this instance is in force at once.
-/// A quarter of a second, so that a change made elsewhere is in force
-/// everywhere within one second even with the reload's own time; the poll
-/// is one indexed lookup of the highest revision number.
-const POLICY_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often an instance looks for rule and limit changes made elsewhere (another
+/// instance, or `kaifang policy import`); a change through this instance is in force
+/// at once. A quarter of a second, so that a change made elsewhere is in force
+/// everywhere within one second even with the reload's own time; the poll is one
+/// indexed lookup of the highest revision number and one of the limits' version.
+const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Where fair-use counters live: in memory when one instance serves (a
 /// SQLite file has one), in the database when several may (PostgreSQL), so
@@ -114,17 +114,37 @@ fn counter_store(db: &Db) -> Result<std::sync::Arc<dyn CounterStore>> {
     })
 }
 
-fn spawn_policy_watch(policy: std::sync::Arc<SharedEngine>, db: Db) {
+/// Follows the rules and the admin's limits that other instances change.
+fn spawn_watch(policy: std::sync::Arc<SharedEngine>, fair: std::sync::Arc<FairUse>, db: Db) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(POLICY_WATCH_INTERVAL);
+        let mut tick = tokio::time::interval(WATCH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             if let Err(e) = policy.reload(&db).await {
                 tracing::warn!(error = %e, "reloading the policy failed; the old rules stay in force");
             }
+            if let Err(e) = follow_limits(&fair, &db).await {
+                tracing::warn!(error = %e, "reading the stored limits failed; the old limits stay in force");
+            }
         }
     });
+}
+
+/// Puts the limits an admin stored through another instance in force, when their
+/// version moved past the one in force here.
+async fn follow_limits(fair: &FairUse, db: &Db) -> Result<()> {
+    if db.run(fair_use::stored_version).await? <= fair.admin_version() {
+        return Ok(());
+    }
+    let (version, stored) = db.run(fair_use::load_versioned).await?;
+    if fair.set_admin(version, stored.map(|s| s.limits)) {
+        tracing::info!(
+            limits.version = version,
+            "limits changed elsewhere are in force"
+        );
+    }
+    Ok(())
 }
 
 async fn docs_redirect() -> actix_web::HttpResponse {
@@ -173,10 +193,10 @@ impl Reloader {
             ));
         }
         let jwt = jwt_verifier(&settings)?;
-        let stored = self.db.run(fair_use::load_stored).await?;
+        let (version, stored) = self.db.run(fair_use::load_versioned).await?;
         self.fair
             .set_config(fair_use::limits_from_settings(&settings));
-        self.fair.set_admin(stored.map(|s| s.limits));
+        self.fair.set_admin(version, stored.map(|s| s.limits));
         self.auth.replace(settings.admin_token.clone(), jwt);
         Ok(())
     }
@@ -260,17 +280,22 @@ impl Application {
             settings.cors_allowed_origins.clone(),
         ));
         let max_header = web::Data::new(api::limits::MaxHeaderBytes(settings.max_header_bytes));
-        let stored = db.run(fair_use::load_stored).await?;
+        let (version, stored) = db.run(fair_use::load_versioned).await?;
         let fair = std::sync::Arc::new(FairUse::new(
             fair_use::limits_from_settings(settings),
             stored.map(|s| s.limits),
+            version,
             counter_store(&db)?,
             clock,
         ));
         let fair_data = web::Data::from(std::sync::Arc::clone(&fair));
         db.run(policy::prepare_store).await?;
         let policy = std::sync::Arc::new(SharedEngine::load(&db).await?);
-        spawn_policy_watch(std::sync::Arc::clone(&policy), db.clone());
+        spawn_watch(
+            std::sync::Arc::clone(&policy),
+            std::sync::Arc::clone(&fair),
+            db.clone(),
+        );
         let state = AppState {
             policy,
             audit_public_key,

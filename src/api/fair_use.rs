@@ -161,8 +161,9 @@ pub async fn get_limits(
     Ok(web::Json(view(&state, &fair).await?))
 }
 
-/// Replace the rate limits and daily quotas; in force from the next request, kept across
-/// restarts, audited with the reason.
+/// Replace the rate limits and daily quotas; in force from the next request on this
+/// instance and within a second on every other on the database, kept across restarts,
+/// audited with the reason.
 #[utoipa::path(
     tag = "fair use",
     operation_id = "set_limits",
@@ -188,17 +189,19 @@ pub async fn set_limits(
     require_limits_admin(&state, &principal, &note)?;
     let SetLimits { limits, reason } = body.into_inner();
     let by = principal.subject();
-    let stored = state
+    let (stored, version) = state
         .db
         .run(move |conn| fair::set_limits(conn, limits, &by, &reason))
         .await?;
     let change = serde_json::json!({"set_limits": stored.limits, "reason": stored.reason});
     note.update(|d| d.query = Some(change.to_string()));
-    fair.set_admin(Some(stored.limits));
+    // Other instances follow within a second (see `startup`'s watch).
+    fair.set_admin(version, Some(stored.limits));
     Ok(web::Json(view(&state, &fair).await?))
 }
 
-/// Drop the limits set through the API, so the configuration's apply again.
+/// Drop the limits set through the API, so the configuration's apply again (on every
+/// instance within a second).
 #[utoipa::path(
     tag = "fair use",
     operation_id = "reset_limits",
@@ -222,21 +225,9 @@ pub async fn reset_limits(
 ) -> Result<web::Json<LimitsView>> {
     require_limits_admin(&state, &principal, &note)?;
     let reason = fair::check_reason(&params.reason)?;
-    let had = state
-        .db
-        .run(|conn| {
-            let had = fair::load_stored(conn)?.is_some();
-            fair::store_limits(conn, None)?;
-            Ok(had)
-        })
-        .await?;
-    if !had {
-        return Err(Error::conflict(
-            "no limits were set through the API; the configuration's are in force already",
-        ));
-    }
+    let version = state.db.run(fair::reset_limits).await?;
     let change = serde_json::json!({"reset_limits": true, "reason": reason});
     note.update(|d| d.query = Some(change.to_string()));
-    fair.set_admin(None);
+    fair.set_admin(version, None);
     Ok(web::Json(view(&state, &fair).await?))
 }

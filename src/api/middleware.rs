@@ -291,11 +291,27 @@ async fn admit(
             ),
             None,
         ),
-        Some(p) => (p.subject(), Some(p.roles())),
+        Some(p) => (p.subject(), Some(roles_for_limits(req, &fair, p))),
     };
     let admission = fair.admit(key, roles.as_deref()).await?;
     req.extensions_mut().insert(admission.meter);
     Ok(admission.rate)
+}
+
+/// The roles a signed-in caller's limits are chosen by: those its token carries and
+/// those the policy assigns (`g` links), as decisions see them. Looked up only when
+/// some role has limits of its own; else the token's do, at no cost.
+fn roles_for_limits(req: &ServiceRequest, fair: &FairUse, principal: &Principal) -> Vec<String> {
+    if !fair.by_role() {
+        return principal.roles();
+    }
+    match req.app_data::<web::Data<super::state::AppState>>() {
+        Some(state) => state
+            .policy
+            .current()
+            .roles_held(&crate::policy::identities(principal)),
+        None => principal.roles(),
+    }
 }
 
 /// `RateLimit` and `RateLimit-Policy` (IETF httpapi-ratelimit-headers draft): the

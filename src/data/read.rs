@@ -109,8 +109,18 @@ fn count(conn: &mut AnyConnection, stmt: &Statement) -> Result<i64> {
         .ok_or_else(|| Error::internal("counting rows", "no row"))
 }
 
-/// Runs `plan` for one page. Blocking.
-pub fn fetch_page(conn: &mut AnyConnection, plan: &Plan, key: &CursorKey) -> Result<Page> {
+/// Runs `plan` for one page. Blocking. With `max_bytes`, the page is cut to
+/// the rows whose whole body (envelope, header and cursor included) fits in
+/// that many bytes, and a cut keyed page carries the cursor of the next row,
+/// as a page cut by its limit does (an aggregate page has no cursor, as when
+/// its limit cuts it). `None` when not even one row fits, or, when nothing
+/// matched, the empty page: then nothing may leave.
+pub fn fetch_page(
+    conn: &mut AnyConnection,
+    plan: &Plan,
+    key: &CursorKey,
+    max_bytes: Option<u64>,
+) -> Result<Option<Page>> {
     install_masks(conn, plan)?;
     let limit = plan.limit.map(|l| l as usize).unwrap_or(usize::MAX);
     let (rows, keys): (Vec<String>, Vec<String>) = if plan.keyed {
@@ -120,8 +130,49 @@ pub fn fetch_page(conn: &mut AnyConnection, plan: &Plan, key: &CursorKey) -> Res
         let rows: Vec<RowOnly> = load(conn, &plan.rows)?;
         (rows.into_iter().map(|r| r.r).collect(), Vec::new())
     };
-    let has_more = rows.len() > limit;
-    let shown = rows.len().min(limit);
+    let total = plan.count.as_ref().map(|c| count(conn, c)).transpose()?;
+    let mut shown = rows.len().min(limit);
+    let Some(max) = max_bytes.map(|m| usize::try_from(m).unwrap_or(usize::MAX)) else {
+        return page_of(plan, key, &rows, &keys, shown, total).map(Some);
+    };
+    // Bytes the first n rows take in the body: JSON puts a comma between
+    // rows, CSV and NDJSON a newline after each.
+    let sep = usize::from(plan.format != Format::Json);
+    let mut ends = Vec::with_capacity(shown + 1);
+    ends.push(0usize);
+    for (i, r) in rows.iter().take(shown).enumerate() {
+        let comma = usize::from(plan.format == Format::Json && i > 0);
+        ends.push(ends.last().copied().unwrap_or(0) + r.len() + sep + comma);
+    }
+    // The envelope around the rows depends on the cut (a cursor appears, its
+    // key changes), so each try measures it and the next keeps the rows that
+    // fit beside it; every try shows fewer rows, so this ends.
+    loop {
+        let page = page_of(plan, key, &rows, &keys, shown, total)?;
+        if page.body.len() <= max {
+            return Ok(Some(page));
+        }
+        if shown <= 1 {
+            return Ok(None);
+        }
+        let rows_part = ends.get(shown).copied().unwrap_or(0);
+        let room = max.saturating_sub(page.body.len().saturating_sub(rows_part));
+        let fit = ends.partition_point(|&end| end <= room).saturating_sub(1);
+        shown = fit.clamp(1, shown - 1);
+    }
+}
+
+/// The page showing the first `shown` of `rows`, with the cursor of the next
+/// row when more follow.
+fn page_of(
+    plan: &Plan,
+    key: &CursorKey,
+    rows: &[String],
+    keys: &[String],
+    shown: usize,
+    total: Option<i64>,
+) -> Result<Page> {
+    let has_more = rows.len() > shown;
     let next = if has_more && plan.keyed {
         match keys.get(shown.saturating_sub(1)) {
             Some(k) => Some(next_cursor(key, plan, k)?),
@@ -130,7 +181,6 @@ pub fn fetch_page(conn: &mut AnyConnection, plan: &Plan, key: &CursorKey) -> Res
     } else {
         None
     };
-    let total = plan.count.as_ref().map(|c| count(conn, c)).transpose()?;
     let rows = rows.get(..shown).unwrap_or(&[]);
     let body = match plan.format {
         Format::Json => {

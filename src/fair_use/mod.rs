@@ -10,7 +10,9 @@
 
 mod clock;
 mod limits;
+mod meter;
 mod persist;
+mod report;
 mod shared;
 mod store;
 
@@ -25,11 +27,16 @@ pub use limits::{
     ANONYMOUS, Applied, LimitSet, Limits, REGISTERED, RoleLimitSettings,
     from_settings as limits_from_settings,
 };
-pub use persist::{StoredLimits, check_reason, load_stored, set_limits, store_limits};
+pub use meter::{Allowance, Budget, GrantQuota, Meter};
+pub use persist::{
+    StoredLimits, check_reason, load_stored, load_versioned, reset_limits, set_limits,
+    store_limits, stored_version,
+};
+pub use report::{GrantUsage, UsageReport};
 pub use shared::{POOL_SIZE as SHARED_POOL_SIZE, SharedStore, sweep as sweep_shared};
 pub use store::{CounterStore, MemoryStore, Usage, Verdict};
 
-use crate::error::{Error, Kind, Result};
+use crate::error::Result;
 
 /// Where the limits in force come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -47,13 +54,37 @@ pub enum Source {
 pub struct InForce {
     pub limits: Limits,
     pub source: Source,
+    /// Whether a role other than `anonymous` and `registered` has an entry: only then
+    /// are a caller's roles worth looking up.
+    pub by_role: bool,
+}
+
+impl InForce {
+    fn of(limits: &Limits, source: Source) -> InForce {
+        InForce {
+            by_role: limits
+                .roles
+                .keys()
+                .any(|r| r != ANONYMOUS && r != REGISTERED),
+            limits: limits.clone(),
+            source,
+        }
+    }
+}
+
+/// The configuration's limits, and those an admin stored (which win when set).
+struct Sources {
+    config: Limits,
+    admin: Option<Limits>,
+    /// The stored version `admin` was read at (see `persist`): a read of an older
+    /// version, finishing after a newer one, must not put older limits back.
+    admin_version: i64,
 }
 
 /// The fair-use state of one instance.
 pub struct FairUse {
     in_force: ArcSwap<InForce>,
-    /// The configuration's limits and those an admin set; the latter win when set.
-    sources: std::sync::Mutex<(Limits, Option<Limits>)>,
+    sources: std::sync::Mutex<Sources>,
     store: Arc<dyn CounterStore>,
     clock: Clock,
 }
@@ -79,19 +110,22 @@ pub struct Admission {
 }
 
 impl FairUse {
-    /// Fair use under the configuration's limits, or `admin`'s when an admin set some.
+    /// Fair use under the configuration's limits, or `admin`'s when an admin set some
+    /// (read at stored version `admin_version`).
     pub fn new(
         config: Limits,
         admin: Option<Limits>,
+        admin_version: i64,
         store: Arc<dyn CounterStore>,
         clock: Clock,
     ) -> FairUse {
         let fair = FairUse {
-            in_force: ArcSwap::from_pointee(InForce {
-                limits: config.clone(),
-                source: Source::Config,
+            in_force: ArcSwap::from_pointee(InForce::of(&config, Source::Config)),
+            sources: std::sync::Mutex::new(Sources {
+                config,
+                admin,
+                admin_version,
             }),
-            sources: std::sync::Mutex::new((config, admin)),
             store,
             clock,
         };
@@ -103,35 +137,55 @@ impl FairUse {
         self.in_force.load_full()
     }
 
+    /// Whether some role has limits of its own (see `InForce::by_role`).
+    pub fn by_role(&self) -> bool {
+        self.in_force.load().by_role
+    }
+
     /// Changes the sources with `f` and puts the resulting limits in force from the next
     /// request on.
-    fn settle(&self, f: impl FnOnce(&mut (Limits, Option<Limits>))) {
-        let mut sources = match self.sources.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+    fn settle(&self, f: impl FnOnce(&mut Sources)) {
+        let mut sources = self.sources();
         f(&mut sources);
-        let in_force = match &sources.1 {
-            Some(admin) => InForce {
-                limits: admin.clone(),
-                source: Source::Admin,
-            },
-            None => InForce {
-                limits: sources.0.clone(),
-                source: Source::Config,
-            },
+        let in_force = match &sources.admin {
+            Some(admin) => InForce::of(admin, Source::Admin),
+            None => InForce::of(&sources.config, Source::Config),
         };
         self.in_force.store(Arc::new(in_force));
     }
 
-    /// The configuration's limits changed (a reload); they apply unless an admin set some.
-    pub fn set_config(&self, limits: Limits) {
-        self.settle(|s| s.0 = limits);
+    fn sources(&self) -> std::sync::MutexGuard<'_, Sources> {
+        match self.sources.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
-    /// Limits an admin set (`None`: back to the configuration's).
-    pub fn set_admin(&self, limits: Option<Limits>) {
-        self.settle(|s| s.1 = limits);
+    /// The configuration's limits changed (a reload); they apply unless an admin set some.
+    pub fn set_config(&self, limits: Limits) {
+        self.settle(|s| s.config = limits);
+    }
+
+    /// Limits an admin stored at `version` (`None`: back to the configuration's). Ignored
+    /// when limits of a newer version are in force already; returns whether they apply.
+    pub fn set_admin(&self, version: i64, limits: Option<Limits>) -> bool {
+        if version < self.admin_version() {
+            return false;
+        }
+        let mut applied = false;
+        self.settle(|s| {
+            if version >= s.admin_version {
+                s.admin = limits;
+                s.admin_version = version;
+                applied = true;
+            }
+        });
+        applied
+    }
+
+    /// The stored version of the admin's limits in force (0: none ever stored).
+    pub fn admin_version(&self) -> i64 {
+        self.sources().admin_version
     }
 
     pub fn clock(&self) -> &Clock {
@@ -191,258 +245,5 @@ impl FairUse {
         } else {
             f(self)
         }
-    }
-}
-
-/// A grant's own daily row quota.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrantQuota {
-    pub grant_id: String,
-    pub rows: u64,
-}
-
-impl GrantQuota {
-    fn key(&self) -> String {
-        format!("grant:{}", self.grant_id)
-    }
-}
-
-/// What may still be sent today; `None`: no limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Allowance {
-    pub rows: Option<u64>,
-    pub bytes: Option<u64>,
-}
-
-fn least(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, None) => x,
-        (None, y) => y,
-    }
-}
-
-/// 429 for a used-up quota, saying when it resets; `Retry-After` carries the seconds.
-fn exhausted(what: String, day: i64, reset_secs: u64) -> Error {
-    Error::new(
-        Kind::TooManyRequests,
-        format!(
-            "{what} is used up for today (UTC); it resets at {} (in {reset_secs} s). \
-             GET /v1/me/usage shows your use and limits",
-            day_end_text(day)
-        ),
-    )
-    .with_retry_after(reset_secs)
-}
-
-/// One caller's fair-use handle for one request: its limits and counters.
-#[derive(Clone)]
-pub struct Meter {
-    fair: Arc<FairUse>,
-    key: String,
-    limits: LimitSet,
-    policy: String,
-}
-
-impl Meter {
-    /// The caller's name in the counters.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    pub fn limits(&self) -> &LimitSet {
-        &self.limits
-    }
-
-    /// Before data is sent: 429 when a daily quota of the caller (or of `grant`) is used
-    /// up, else a budget holding what may still be sent today. Call it off the async
-    /// runtime (it may wait on the database).
-    pub fn budget(&self, grant: Option<GrantQuota>) -> Result<Budget> {
-        let store = &self.fair.store;
-        let (day, reset) = day_of(self.fair.clock.now());
-        // A shared store costs a query: read only when a quota needs it.
-        let used = if self.limits.daily_rows.is_some() || self.limits.daily_bytes.is_some() {
-            store.used(&self.key, day)?
-        } else {
-            Usage::default()
-        };
-        if let Some(q) = self.limits.daily_rows
-            && used.rows >= q
-        {
-            return Err(exhausted(
-                format!("your daily quota of {q} rows"),
-                day,
-                reset,
-            ));
-        }
-        if let Some(q) = self.limits.daily_bytes
-            && used.bytes >= q
-        {
-            return Err(exhausted(
-                format!("your daily quota of {q} bytes"),
-                day,
-                reset,
-            ));
-        }
-        if let Some(g) = &grant
-            && store.used(&g.key(), day)?.rows >= g.rows
-        {
-            return Err(exhausted(
-                format!("the daily quota of {} rows of grant {}", g.rows, g.grant_id),
-                day,
-                reset,
-            ));
-        }
-        Ok(Budget {
-            meter: self.clone(),
-            grant,
-        })
-    }
-}
-
-/// What one request may still send, charged as it sends.
-#[derive(Clone)]
-pub struct Budget {
-    meter: Meter,
-    grant: Option<GrantQuota>,
-}
-
-impl Budget {
-    /// Whether any quota bounds this request.
-    pub fn limited(&self) -> bool {
-        let l = &self.meter.limits;
-        l.daily_rows.is_some() || l.daily_bytes.is_some() || self.grant.is_some()
-    }
-
-    /// The error that ends a transfer cut off at a quota.
-    pub fn exceeded(&self) -> Error {
-        let (day, reset) = day_of(self.meter.fair.clock.now());
-        exhausted("a daily quota of yours".to_string(), day, reset)
-    }
-
-    /// What may still be sent today, as of now.
-    pub fn remaining(&self) -> Result<Allowance> {
-        let fair = &self.meter.fair;
-        let (day, _) = day_of(fair.clock.now());
-        let used = fair.store.used(&self.meter.key, day)?;
-        let limits = &self.meter.limits;
-        let mut rows = limits.daily_rows.map(|q| q.saturating_sub(used.rows));
-        let bytes = limits.daily_bytes.map(|q| q.saturating_sub(used.bytes));
-        if let Some(g) = &self.grant {
-            let granted = fair.store.used(&g.key(), day)?.rows;
-            rows = least(rows, Some(g.rows.saturating_sub(granted)));
-        }
-        Ok(Allowance { rows, bytes })
-    }
-
-    /// Counts `rows` and `bytes` that left, against the caller and the grant.
-    pub fn charge(&self, rows: u64, bytes: u64) -> Result<()> {
-        if rows == 0 && bytes == 0 {
-            return Ok(());
-        }
-        let fair = &self.meter.fair;
-        let (day, _) = day_of(fair.clock.now());
-        fair.store
-            .add(&self.meter.key, day, Usage { rows, bytes })?;
-        if let Some(g) = &self.grant {
-            fair.store.add(&g.key(), day, Usage { rows, bytes })?;
-        }
-        Ok(())
-    }
-}
-
-/// One grant's use today.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct GrantUsage {
-    /// The grant.
-    #[schema(example = "3c2b1a0f9e8d7c6b")]
-    pub grant_id: String,
-    /// Its dataset.
-    #[schema(example = "us-census-acs-2012-sample")]
-    pub dataset: String,
-    /// Most rows a day under this grant.
-    #[schema(example = 5000)]
-    pub row_quota: u64,
-    /// Rows sent under it today.
-    #[schema(example = 1200)]
-    pub rows: u64,
-    /// Rows it may still give today.
-    #[schema(example = 3800)]
-    pub rows_remaining: u64,
-}
-
-/// A caller's use today and its limits.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct UsageReport {
-    /// Whom the counters are kept for: the subject, or `ip:<address>` for anonymous callers.
-    #[schema(example = "user:alice")]
-    pub counted_as: String,
-    /// The limit entry the request rate comes from: `default` or a role.
-    #[schema(example = "researcher")]
-    pub policy: String,
-    /// The limits that apply to the caller (the most generous of its roles').
-    #[schema(example = json!({"rate_per_second": 50.0, "burst": 200, "daily_rows": 1000000, "daily_bytes": 1000000000u64}))]
-    pub limits: LimitSet,
-    /// The UTC day counted.
-    #[schema(example = "2026-11-29")]
-    pub day: String,
-    /// When the daily counters start again from zero (RFC 3339).
-    #[schema(example = "2026-11-30T00:00:00Z")]
-    pub resets_at: String,
-    /// Rows of data sent today.
-    #[schema(example = 1200)]
-    pub rows: u64,
-    /// Bytes of data sent today.
-    #[schema(example = 84000)]
-    pub bytes: u64,
-    /// Rows that may still be sent today; null when there is no row quota.
-    #[schema(example = 998800)]
-    pub rows_remaining: Option<u64>,
-    /// Bytes that may still be sent today; null when there is no byte quota.
-    #[schema(example = 999916000)]
-    pub bytes_remaining: Option<u64>,
-    /// The caller's grants in force that carry a row quota.
-    #[schema(example = json!([{"grant_id": "3c2b1a0f9e8d7c6b", "dataset": "us-census-acs-2012-sample", "row_quota": 5000, "rows": 1200, "rows_remaining": 3800}]))]
-    pub grants: Vec<GrantUsage>,
-}
-
-impl FairUse {
-    /// The use and limits of the caller behind `meter`; `grants` lists (grant id, dataset,
-    /// row quota) of the caller's grants in force that have a quota. Call it through
-    /// `counting` (it may wait on the database).
-    pub fn report(&self, meter: &Meter, grants: Vec<(String, String, u64)>) -> Result<UsageReport> {
-        let (day, _) = day_of(self.clock.now());
-        let used = self.store.used(&meter.key, day)?;
-        let limits = meter.limits.clone();
-        let mut grant_use = Vec::with_capacity(grants.len());
-        for (grant_id, dataset, row_quota) in grants {
-            let key = GrantQuota {
-                grant_id: grant_id.clone(),
-                rows: row_quota,
-            }
-            .key();
-            let rows = self.store.used(&key, day)?.rows;
-            grant_use.push(GrantUsage {
-                grant_id,
-                dataset,
-                row_quota,
-                rows,
-                rows_remaining: row_quota.saturating_sub(rows),
-            });
-        }
-        Ok(UsageReport {
-            counted_as: meter.key.clone(),
-            policy: meter.policy.clone(),
-            day: chrono::DateTime::from_timestamp(day * DAY_SECS, 0)
-                .map(|t| t.format("%Y-%m-%d").to_string())
-                .unwrap_or_default(),
-            resets_at: day_end_text(day),
-            rows: used.rows,
-            bytes: used.bytes,
-            rows_remaining: limits.daily_rows.map(|q| q.saturating_sub(used.rows)),
-            bytes_remaining: limits.daily_bytes.map(|q| q.saturating_sub(used.bytes)),
-            limits,
-            grants: grant_use,
-        })
     }
 }

@@ -1,13 +1,20 @@
 //! Limits set by an administrator, kept in the settings table so they
-//! survive a restart and reach every instance that loads them.
+//! survive a restart and reach every instance on the database. Every
+//! change also raises a version number kept beside them, in the same
+//! transaction: an instance polls that one small row and reads the limits
+//! only when it moved, and a version tells an older read from a newer one.
 
+use diesel::Connection;
+use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Limits;
+use crate::db::schema::settings;
 use crate::db::{self, AnyConnection};
 use crate::error::{Error, Result};
 
 const KEY: &str = "fair_use_limits";
+const VERSION_KEY: &str = "fair_use_limits_version";
 
 /// Limits an administrator set, with who set them, when and why.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,26 +34,78 @@ pub fn load_stored(conn: &mut AnyConnection) -> Result<Option<StoredLimits>> {
         .transpose()
 }
 
-/// Stores `stored` (`None`: forgets the stored limits, so the configuration's apply).
-pub fn store_limits(conn: &mut AnyConnection, stored: Option<&StoredLimits>) -> Result<()> {
-    match stored {
-        Some(s) => {
-            let text =
-                serde_json::to_string(s).map_err(|e| Error::internal("writing the limits", e))?;
-            db::put_setting(conn, KEY, &text)
-        }
-        None => db::delete_setting(conn, KEY).map(drop),
-    }
+/// The version of the stored limits: 0 until an administrator first changes them.
+pub fn stored_version(conn: &mut AnyConnection) -> Result<i64> {
+    Ok(db::get_setting(conn, VERSION_KEY)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
 }
 
-/// Checks `limits` and `reason`, stores them as set by `by` and returns what was stored;
-/// the caller puts them in force.
+/// The version of the stored limits and the limits, read in that order: the
+/// limits are then at least that version's, and a newer version read later
+/// reads them again.
+pub fn load_versioned(conn: &mut AnyConnection) -> Result<(i64, Option<StoredLimits>)> {
+    let version = stored_version(conn)?;
+    Ok((version, load_stored(conn)?))
+}
+
+/// Raises the version and returns it. The first statement of every change:
+/// its row lock makes concurrent changes on PostgreSQL take turns, so each
+/// gets its own version and the last to commit has the highest.
+fn next_version(conn: &mut AnyConnection) -> Result<i64> {
+    db::get_or_init_setting(conn, VERSION_KEY, || "0".to_string())?;
+    diesel::update(settings::table.find(VERSION_KEY))
+        .set(
+            settings::value.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
+                "CAST(CAST(\"value\" AS BIGINT) + 1 AS TEXT)",
+            )),
+        )
+        .execute(conn)?;
+    stored_version(conn)
+}
+
+/// Stores `stored` (`None`: forgets the stored limits, so the configuration's apply);
+/// returns the version it made.
+pub fn store_limits(conn: &mut AnyConnection, stored: Option<&StoredLimits>) -> Result<i64> {
+    conn.transaction::<_, Error, _>(|conn| {
+        let version = next_version(conn)?;
+        match stored {
+            Some(s) => {
+                let text = serde_json::to_string(s)
+                    .map_err(|e| Error::internal("writing the limits", e))?;
+                db::put_setting(conn, KEY, &text)?;
+            }
+            None => {
+                db::delete_setting(conn, KEY)?;
+            }
+        }
+        Ok(version)
+    })
+}
+
+/// Forgets the stored limits, so the configuration's apply; returns the version it
+/// made. 409 when none are stored.
+pub fn reset_limits(conn: &mut AnyConnection) -> Result<i64> {
+    conn.transaction::<_, Error, _>(|conn| {
+        let version = next_version(conn)?;
+        // Failing here rolls the version back too: nothing changed.
+        if !db::delete_setting(conn, KEY)? {
+            return Err(Error::conflict(
+                "no limits were set through the API; the configuration's are in force already",
+            ));
+        }
+        Ok(version)
+    })
+}
+
+/// Checks `limits` and `reason`, stores them as set by `by` and returns what was stored
+/// and its version; the caller puts them in force.
 pub fn set_limits(
     conn: &mut AnyConnection,
     limits: Limits,
     by: &str,
     reason: &str,
-) -> Result<StoredLimits> {
+) -> Result<(StoredLimits, i64)> {
     limits.validate()?;
     let reason = check_reason(reason)?;
     let stored = StoredLimits {
@@ -55,8 +114,8 @@ pub fn set_limits(
         updated_by: by.to_string(),
         reason,
     };
-    store_limits(conn, Some(&stored))?;
-    Ok(stored)
+    let version = store_limits(conn, Some(&stored))?;
+    Ok((stored, version))
 }
 
 /// A reason of 1 to 2000 characters, trimmed.

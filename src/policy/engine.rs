@@ -52,6 +52,9 @@ pub struct Engine {
     /// Rule subjects and objects some link points at: the only names expansion can reach.
     sub_targets: Vec<String>,
     obj_targets: Vec<String>,
+    /// Every `role:…` a link points at, rules or not: a role may matter
+    /// beyond the rules (its own rate limits).
+    role_targets: Vec<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -176,6 +179,38 @@ impl Engine {
             }
         }
         (allowed, denied)
+    }
+
+    /// The role names (without `role:`) a caller holding `identities` has: its own
+    /// `role:…` identities and every role its identities reach through `g` links, as
+    /// decisions see them.
+    pub fn roles_held(&self, identities: &[String]) -> Vec<String> {
+        let mut held: Vec<String> = Vec::new();
+        for name in identities.iter().filter_map(|i| i.strip_prefix("role:")) {
+            if !held.iter().any(|h| h == name) {
+                held.push(name.to_owned());
+            }
+        }
+        let linked: Vec<&String> = identities
+            .iter()
+            .filter(|n| self.linked.contains(*n))
+            .collect();
+        if linked.is_empty() || self.role_targets.is_empty() {
+            return held;
+        }
+        let rm = self.enforcer.get_role_manager();
+        let rm = rm.read();
+        for target in &self.role_targets {
+            let Some(name) = target.strip_prefix("role:") else {
+                continue;
+            };
+            if !held.iter().any(|h| h == name)
+                && linked.iter().any(|n| rm.has_link(n, target, None))
+            {
+                held.push(name.to_owned());
+            }
+        }
+        held
     }
 
     /// The start names plus every target reachable from them through Casbin's role graph.

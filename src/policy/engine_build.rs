@@ -108,8 +108,14 @@ impl Engine {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
+        let mut role_targets: Vec<String> = targets
+            .iter()
+            .filter(|t| t.starts_with("role:"))
+            .cloned()
+            .collect();
         sub_targets.sort();
         obj_targets.sort();
+        role_targets.sort();
         Ok(Engine {
             enforcer,
             rules,
@@ -117,6 +123,7 @@ impl Engine {
             linked,
             sub_targets,
             obj_targets,
+            role_targets,
         })
     }
 

@@ -284,3 +284,22 @@ async fn non_ascii_and_empty_input_is_denied_without_panicking() {
             .allowed
     );
 }
+
+#[tokio::test]
+async fn roles_held_are_the_token_roles_plus_those_links_reach() {
+    let engine = engine(&[
+        "g, user:ann, role:bulk",
+        "g, role:bulk, role:reader",
+        "g, role:auditor, role:operator",
+    ])
+    .await;
+    // `bulk` and `reader` name no rule: they still count as held.
+    let held = engine.roles_held(&ids(Some("ann"), &["viewer"]));
+    assert_eq!(held, ["viewer", "bulk", "reader"]);
+    assert_eq!(
+        engine.roles_held(&ids(Some("aud"), &["auditor"])),
+        ["auditor", "operator"]
+    );
+    assert!(engine.roles_held(&ids(None, &[])).is_empty());
+    assert!(engine.roles_held(&ids(Some("bob"), &[])).is_empty());
+}

@@ -2,7 +2,8 @@
 //! IETF RateLimit headers, daily row and byte quotas used up by exports and
 //! reset at the day's end (the test moves the server's clock), a grant's own
 //! row quota, `/v1/me/usage`, limits changed by an admin through the API
-//! (audited, in force at once, kept across a restart), and a reload on SIGHUP.
+//! (audited, in force at once, kept across a restart), and a reload on SIGHUP;
+//! `reach` covers limits reaching other instances, assigned roles and pages.
 //! On PostgreSQL, counters shared by several instances: a burst or a quota
 //! spent through one is spent on all, and the database's bucket math is the
 //! memory store's.
@@ -18,6 +19,8 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_TOKEN, DatasetBuilder, TestApp, assert_problem, spawn_app_with};
+
+mod reach;
 
 const SECRET: &str = "fair-use-test-secret-0123456789abcdef";
 
@@ -210,17 +213,17 @@ async fn a_byte_quota_ends_an_export_at_the_bytes_allowed() {
     let refused = app.export(&slug, &[("format", "ndjson")]).await;
     assert!(refused.headers().contains_key("retry-after"));
     assert_problem(refused, 429).await;
-    // A page is allowed while bytes are left (it may pass the quota by one page), and
-    // after it the quota is used up.
-    let page = app.get_rows(&slug, &[("limit", "1")]).await;
-    assert_eq!(page.status(), StatusCode::OK);
-    let refused = app.get_rows(&slug, &[]).await;
+    // Nor does a page of one row: a page never passes the quota either.
+    let refused = app.get_rows(&slug, &[("limit", "1")]).await;
+    assert!(refused.headers().contains_key("retry-after"));
     assert!(
         assert_problem(refused, 429).await["detail"]
             .as_str()
             .unwrap()
             .contains("1000 bytes")
     );
+    let usage = json_ok(app.get("/v1/me/usage").await).await;
+    assert_eq!(usage["bytes"], body.len(), "a refused page sends nothing");
 }
 
 #[tokio::test]
@@ -467,12 +470,11 @@ async fn an_admin_changes_the_limits_through_the_api_audited_in_force_and_kept()
     assert_eq!(refused["decision"], "deny");
 
     // Kept across a restart: a new instance on the same database starts with them.
-    let db = app.db_path.clone();
-    let again = spawn_app_with(move |s| {
-        s.database_url = db.to_string_lossy().into_owned();
-        s.instance_id = "second".to_string();
-    })
-    .await;
+    // (Through `spawn_instance`, on either backend: the database's URL, not the path
+    // a SQLite file would have, which on PostgreSQL made a fresh, empty database.)
+    let again = app
+        .spawn_instance("second", |s| s.jwt.hs256_secret = Some(SECRET.to_string()))
+        .await;
     let view = json_ok(get(&again, "/v1/admin/limits", Some(ADMIN_TOKEN)).await).await;
     assert_eq!(view["source"], "admin");
     assert_eq!(view["limits"]["default"]["burst"], 1);

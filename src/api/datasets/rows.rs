@@ -16,7 +16,7 @@ use crate::data::plan::{Limits, check_limit, plan_rows};
 use crate::data::read::{Left, Page, SendLimit, fetch_page, start_export};
 use crate::data::{Format, QueryBody, Redact, RowsQuery};
 use crate::error::{Error, Kind, Result};
-use crate::fair_use::{Budget, GrantQuota, Meter};
+use crate::fair_use::{Allowance, Budget, GrantQuota, Meter};
 use crate::policy::Action;
 
 /// Query parameters of `GET …/rows`.
@@ -177,12 +177,13 @@ async fn run_page(
                 &query,
             )?;
             let budget = budget_for(meter, grant)?;
-            // A row quota shortens the page to what is left of it; the cursor goes on.
+            // A row quota shortens the page to what is left of it, and a byte
+            // quota to the rows whose bytes fit; the cursor goes on.
             let left = match &budget {
-                Some(b) => b.remaining()?.rows,
-                None => None,
+                Some(b) => b.remaining()?,
+                None => Allowance::default(),
             };
-            if let Some(left) = left {
+            if let Some(left) = left.rows {
                 let wanted = check_limit(query.limit, limits)?;
                 let left = u32::try_from(left).unwrap_or(u32::MAX).max(1);
                 query.limit = Some(wanted.min(left));
@@ -195,7 +196,11 @@ async fn run_page(
                 Some(limits),
                 &key,
             )?;
-            let page = fetch_page(conn, &plan, &key)?;
+            let page = match (fetch_page(conn, &plan, &key, left.bytes)?, &budget) {
+                (Some(page), _) => page,
+                (None, Some(b)) => return Err(b.too_few_bytes(left.bytes.unwrap_or(0))),
+                (None, None) => return Err(Error::internal("reading a page", "no page fits")),
+            };
             // Counted here, off the async runtime: a shared store waits on the database.
             if let Some(b) = &budget {
                 b.charge(page.rows as u64, page.body.len() as u64)?;
