@@ -464,12 +464,7 @@ async fn an_admin_changes_the_limits_through_the_api_audited_in_force_and_kept()
     assert_eq!(refused["decision"], "deny");
 
     // Kept across a restart: a new instance on the same database starts with them.
-    let db = app.db_path.clone();
-    let again = spawn_app_with(move |s| {
-        s.database_url = db.to_string_lossy().into_owned();
-        s.instance_id = "second".to_string();
-    })
-    .await;
+    let again = app.spawn_instance("second", |_| {}).await;
     let view = json_ok(get(&again, "/v1/admin/limits", Some(ADMIN_TOKEN)).await).await;
     assert_eq!(view["source"], "admin");
     assert_eq!(view["limits"]["default"]["burst"], 1);
