@@ -802,6 +802,38 @@ fn column(rows: &[Map<String, Value>], name: &str) -> Vec<Value> {
 }
 
 #[tokio::test]
+async fn text_with_backslashes_tabs_and_line_breaks_is_stored_as_sent() {
+    // What a bulk loader's own escapes would mangle: PostgreSQL's COPY text
+    // format reads `\N` as null, `\.` as the end and `\t` as a tab.
+    let app = spawn_app().await;
+    let texts = [
+        "a\\b",
+        "\\N",
+        "\\.",
+        "\\t and \\n",
+        "tab\there",
+        "line\nbreak",
+        "cr\rhere",
+        "ends with \\",
+    ];
+    let mut csv = String::from("id,t\n");
+    for (i, t) in texts.iter().enumerate() {
+        csv.push_str(&format!("{},\"{t}\"\n", i + 1));
+    }
+    let (meta, rows) = publish(&app, "escapes", csv).await;
+    assert_eq!(types(&meta), vec!["integer", "text"]);
+    assert_eq!(
+        column(&rows, "t"),
+        texts.iter().map(|t| json!(t)).collect::<Vec<_>>()
+    );
+    let table = current_table(&app, "escapes");
+    let stored = app.sqlite().query(&format!(
+        "SELECT count(*) FROM \"{table}\" WHERE replace(t, '\\', '') <> t OR replace(t, '\t', '') <> t"
+    ));
+    assert_eq!(stored, vec!["6"], "backslashes and tabs stored as such");
+}
+
+#[tokio::test]
 async fn byte_order_mark_is_not_part_of_the_first_column_name() {
     let app = spawn_app().await;
     let (meta, rows) = publish(&app, "bom", "\u{feff}id,name\r\n1,Zoë\r\n2,Łódź\r\n").await;
