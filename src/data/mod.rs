@@ -4,6 +4,7 @@
 //! it runs is built by the compiler from parsed input: identifiers come from
 //! a version's known columns and are quoted, every value is bound.
 
+mod copy_in;
 pub mod csv;
 pub mod cursor;
 pub mod import;

@@ -87,7 +87,24 @@ fn push_text_value(b: &mut SqlBuilder, field: &Field) {
     }
 }
 
+/// Pushes a real `field` as text on PostgreSQL the way SQLite writes a
+/// REAL: PostgreSQL's shortest round-trip digits, with `.0` added to a
+/// mantissa without a fraction (`10.0`, `1.0e+20`, `-0.0`). Without it a
+/// whole real would read `10` and `-0`, which a re-import takes for an
+/// integer and for text.
+fn push_pg_real_text(b: &mut SqlBuilder, field: &Field) {
+    b.push("regexp_replace(CAST(");
+    push_value(b, field);
+    b.push(r" AS TEXT), '^(-?[0-9]+)(e|$)', '\1.0\2')");
+}
+
 fn push_json_value(b: &mut SqlBuilder, field: &Field) {
+    if b.dialect() == Dialect::Postgres && field.ty == ColumnType::Real {
+        b.push("COALESCE(");
+        push_pg_real_text(b, field);
+        b.push(", 'null')");
+        return;
+    }
     if b.dialect() == Dialect::Postgres && field.ty != ColumnType::Boolean {
         // to_json of null is null, which || would spread to the whole row.
         b.push("COALESCE(to_json(");
@@ -126,6 +143,11 @@ fn push_csv_value(b: &mut SqlBuilder, field: &Field) {
             b.push(" IS NULL THEN '' WHEN ");
             push_value(b, field);
             b.push(" THEN 'true' ELSE 'false' END)");
+        }
+        ColumnType::Real if b.dialect() == Dialect::Postgres => {
+            b.push("COALESCE(");
+            push_pg_real_text(b, field);
+            b.push(", '')");
         }
         ColumnType::Integer | ColumnType::Real => {
             b.push("COALESCE(CAST(");

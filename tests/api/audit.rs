@@ -327,12 +327,23 @@ async fn a_client_that_goes_away_mid_request_is_recorded_as_abandoned() {
 async fn when_the_audit_log_cannot_be_written_no_data_is_served() {
     let app = spawn_app().await;
     let slug = DatasetBuilder::new("guarded").with_csv(&app, CSV).await;
-    app.sqlite()
-        .execute(
+    let db = app.sqlite();
+    let (fail, unfail) = if db.is_postgres() {
+        (
+            "CREATE FUNCTION audit_fail() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'disk full'; END; $$; \
+             CREATE TRIGGER audit_fail BEFORE INSERT ON audit_records \
+             FOR EACH ROW EXECUTE FUNCTION audit_fail();",
+            "DROP TRIGGER audit_fail ON audit_records; DROP FUNCTION audit_fail();",
+        )
+    } else {
+        (
             "CREATE TRIGGER audit_fail BEFORE INSERT ON audit_records \
              BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            "DROP TRIGGER audit_fail;",
         )
-        .unwrap();
+    };
+    db.execute(fail).unwrap();
     let res = app.get_rows(&slug, &[]).await;
     let problem = assert_problem(res, 503).await;
     assert!(
@@ -340,7 +351,7 @@ async fn when_the_audit_log_cannot_be_written_no_data_is_served() {
         "{problem}"
     );
     assert!(!problem.to_string().contains("UA"));
-    app.sqlite().execute("DROP TRIGGER audit_fail;").unwrap();
+    db.execute(unfail).unwrap();
     let page = app.rows_json(&slug, &[]).await;
     assert_eq!(page["data"].as_array().unwrap().len(), 4);
     assert_eq!(verify(&app).await["ok"], json!(true));
@@ -381,12 +392,16 @@ async fn tampered(sql: &str) -> Value {
     }
     let untouched = verify(&app).await;
     assert_eq!(untouched["ok"], json!(true), "{untouched}");
-    app.sqlite()
-        .execute(&format!(
-            "DROP TRIGGER audit_records_no_update; DROP TRIGGER audit_records_no_delete; \
-             DROP TRIGGER audit_checkpoints_no_update; {sql}"
-        ))
-        .unwrap();
+    let db = app.sqlite();
+    let unguard = if db.is_postgres() {
+        "DROP TRIGGER audit_records_no_update ON audit_records; \
+         DROP TRIGGER audit_records_no_delete ON audit_records; \
+         DROP TRIGGER audit_checkpoints_no_update ON audit_checkpoints;"
+    } else {
+        "DROP TRIGGER audit_records_no_update; DROP TRIGGER audit_records_no_delete; \
+         DROP TRIGGER audit_checkpoints_no_update;"
+    };
+    db.execute(&format!("{unguard} {sql}")).unwrap();
     verify(&app).await
 }
 

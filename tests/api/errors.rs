@@ -57,14 +57,12 @@ async fn metadata(app: &TestApp, slug: &str) -> Value {
 
 /// Asserts the tables named `ds_…` are exactly the live versions' tables.
 fn assert_no_stray_tables(app: &TestApp) {
-    let all = app.sqlite().query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' \
-         AND name LIKE 'ds\\_%' ESCAPE '\\' ORDER BY name",
-    );
-    let live = app.sqlite().query(
+    let all = app.sqlite().table_names("ds\\_%");
+    let mut live = app.sqlite().query(
         "SELECT v.table_name FROM datasets d JOIN dataset_versions v \
-         ON v.id = d.current_version_id ORDER BY v.table_name",
+         ON v.id = d.current_version_id",
     );
+    live.sort();
     assert_eq!(all, live, "tables left behind");
 }
 
@@ -214,9 +212,7 @@ async fn an_upload_with_a_non_csv_content_type_is_415() {
 
 /// The database's tables, the dataset count and the data's row count.
 fn database_state(app: &TestApp) -> Vec<String> {
-    let mut state = app
-        .sqlite()
-        .query("SELECT type || ' ' || name FROM sqlite_master ORDER BY name");
+    let mut state = app.sqlite().schema_objects();
     state.extend(app.sqlite().query(
         "SELECT 'datasets ' || COUNT(*) FROM datasets \
          UNION ALL SELECT 'versions ' || COUNT(*) FROM dataset_versions",

@@ -436,6 +436,117 @@ pub mod sqlite_cli {
             }
         }
 
+        /// Whether `psql` on PostgreSQL runs the SQL (else `sqlite3`).
+        pub fn is_postgres(&self) -> bool {
+            self.pg_url.is_some()
+        }
+
+        /// The names of the tables whose name is `LIKE pattern` (a backslash
+        /// escapes `_` and `%`), sorted bytewise (PostgreSQL's collation would
+        /// otherwise order them by locale).
+        pub fn table_names(&self, pattern: &str) -> Vec<String> {
+            let pattern = pattern.replace('\'', "''");
+            let mut names = self.query(&if self.is_postgres() {
+                format!(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() \
+                     AND tablename LIKE '{pattern}' ESCAPE '\\'"
+                )
+            } else {
+                format!(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' \
+                     AND name LIKE '{pattern}' ESCAPE '\\'"
+                )
+            });
+            names.sort();
+            names
+        }
+
+        /// Every object of the schema as `kind name` (tables, indexes,
+        /// views, triggers; on PostgreSQL also sequences and functions),
+        /// sorted: what a statement that changed the schema would change.
+        pub fn schema_objects(&self) -> Vec<String> {
+            let mut objects = self.query(if self.is_postgres() {
+                "SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'i' THEN 'index' \
+                 WHEN 'v' THEN 'view' WHEN 'm' THEN 'view' WHEN 'S' THEN 'sequence' \
+                 ELSE 'relation ' || c.relkind::text END || ' ' || c.relname \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() \
+                 UNION ALL SELECT 'trigger ' || t.tgname FROM pg_trigger t \
+                 JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE NOT t.tgisinternal AND n.nspname = current_schema() \
+                 UNION ALL SELECT 'function ' || p.proname FROM pg_proc p \
+                 JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()"
+            } else {
+                "SELECT type || ' ' || name FROM sqlite_master"
+            });
+            objects.sort();
+            objects
+        }
+
+        /// SQL for the storage type of `expr`, `null` for a NULL: SQLite's
+        /// `typeof` (`integer`, `real`, `text`), or PostgreSQL's column type
+        /// (`bigint`, `double precision`, `boolean`, `date`,
+        /// `timestamp with time zone`, `text`).
+        pub fn type_of(&self, expr: &str) -> String {
+            if self.is_postgres() {
+                format!("(CASE WHEN {expr} IS NULL THEN 'null' ELSE pg_typeof({expr})::text END)")
+            } else {
+                format!("typeof({expr})")
+            }
+        }
+
+        /// SQL printing `expr`, a value of the Kaifang column type `ty`
+        /// (`boolean`, `real`, `date`, `timestamp`, …), as the sqlite3 shell
+        /// prints what SQLite stores: booleans `1`/`0`, dates and timestamps
+        /// in their canonical text, reals with a `.0` when they have no
+        /// fraction. Only `psql` needs the conversion.
+        pub fn cell(&self, expr: &str, ty: &str) -> String {
+            if !self.is_postgres() {
+                return expr.to_string();
+            }
+            match ty {
+                "boolean" => format!("(CASE WHEN {expr} THEN 1 WHEN NOT {expr} THEN 0 END)"),
+                "real" => format!(r"regexp_replace(({expr})::text, '^(-?[0-9]+)(e|$)', '\1.0\2')"),
+                "date" => format!("to_char({expr}, 'YYYY-MM-DD')"),
+                "timestamp" => format!(
+                    "to_char(({expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                ),
+                _ => expr.to_string(),
+            }
+        }
+
+        /// A select list of the comma-separated columns `cols` of `table`,
+        /// each printed by [`Db::cell`] for its stored type.
+        pub fn cells(&self, table: &str, cols: &str) -> String {
+            let names: Vec<&str> = cols.split(',').map(str::trim).collect();
+            if !self.is_postgres() {
+                return names.join(", ");
+            }
+            let types = self.query(&format!(
+                "SELECT column_name || '|' || data_type FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = '{}'",
+                table.replace('\'', "''")
+            ));
+            names
+                .iter()
+                .map(|n| {
+                    let pg_type = types
+                        .iter()
+                        .find_map(|t| t.strip_prefix(&format!("{n}|")))
+                        .unwrap_or_else(|| panic!("no column {n} in {table}: {types:?}"));
+                    let ty = match pg_type {
+                        "boolean" => "boolean",
+                        "double precision" => "real",
+                        "date" => "date",
+                        "timestamp with time zone" => "timestamp",
+                        _ => "",
+                    };
+                    self.cell(&format!("\"{}\"", n.replace('"', "\"\"")), ty)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+
         /// Runs `sql` and returns its output lines (`|`-separated columns).
         pub fn query(&self, sql: &str) -> Vec<String> {
             let out = self
