@@ -55,10 +55,12 @@ import() {
     awk -v s="$start" -v e="$end" -v n="$ROWS" 'BEGIN {printf "%.0f", n / (e - s)}'
 }
 
-# serve NAME URL PORT INSTANCE: starts a gateway, waits for it.
+# serve NAME URL PORT INSTANCE: starts a gateway, waits for it. Instances of one
+# deployment share the signing key and the checkpoint log, so that `audit verify`
+# finds every chain's checkpoints in one file.
 serve() {
     KAIFANG_DATABASE_URL="$2" KAIFANG_INSTANCE_ID="$4" KAIFANG_LOG=warn \
-        KAIFANG_AUDIT_KEY_FILE="$WORK/$1.key" KAIFANG_AUDIT_CHECKPOINT_LOG="$WORK/$1-$4.log" \
+        KAIFANG_AUDIT_KEY_FILE="$WORK/$1.key" KAIFANG_AUDIT_CHECKPOINT_LOG="$WORK/$1.log" \
         "$BIN" serve --bind "127.0.0.1:$3" > "$WORK/serve-$1-$4.log" 2>&1 &
     PIDS+=("$!")
     wait_http "http://127.0.0.1:$3/healthz"
@@ -107,7 +109,7 @@ echo "   two instances: $(cat "$WORK/a.rps") + $(cat "$WORK/b.rps") = $TWO_RPS r
 
 echo "== audit verify on PostgreSQL (both chains)"
 KAIFANG_DATABASE_URL="$PG_URL" KAIFANG_AUDIT_KEY_FILE="$WORK/pg.key" \
-    KAIFANG_AUDIT_CHECKPOINT_LOG="$WORK/pg-a.log" "$BIN" audit verify | tail -3 || true
+    KAIFANG_AUDIT_CHECKPOINT_LOG="$WORK/pg.log" "$BIN" audit verify | tail -3 || true
 
 echo
 printf '%-44s %12s\n' "case" "figure"
