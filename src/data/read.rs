@@ -40,6 +40,15 @@ struct Count {
     n: i64,
 }
 
+const REPLACED: &str =
+    "the dataset was replaced by a new version while it was being read; send the request again";
+
+/// Whether `e` says the version read was replaced while it was being read,
+/// so that the same request, resolved again, reads the new one.
+pub fn was_replaced(e: &Error) -> bool {
+    e.kind() == crate::error::Kind::Conflict && e.detail() == REPLACED
+}
+
 /// A table vanishes only when a newer version replaced it between planning
 /// and reading; the caller should simply ask again.
 /// SQLite's `sum` stops with "integer overflow" past 64 bits; that is the
@@ -50,9 +59,7 @@ fn sql_error(e: diesel::result::Error) -> Error {
     if text.contains("no such table")
         || (text.contains("relation") && text.contains("does not exist"))
     {
-        Error::conflict(
-            "the dataset was replaced by a new version while it was being read; send the request again",
-        )
+        Error::conflict(REPLACED)
     } else if text.contains("integer overflow") {
         Error::bad_request(
             "a sum overflowed 64-bit integers; filter to fewer rows, group more finely, or use avg",

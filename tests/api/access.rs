@@ -4,18 +4,12 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{DatasetBuilder, TestApp, assert_problem, spawn_app_with};
-use kaifang::auth::jwt::sign_hs256;
 use kaifang::catalog::Tier;
 
 const SECRET: &str = "access-test-secret-0123456789abcdef0";
 
 fn token(sub: &str, roles: &[&str], org: Option<&str>) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let mut claims = json!({"sub": sub, "roles": roles, "iat": now, "exp": now + 600});
-    if let Some(org) = org {
-        claims["org"] = json!(org);
-    }
-    sign_hs256(SECRET.as_bytes(), &claims).unwrap()
+    crate::helpers::sign_token(SECRET, sub, roles, org)
 }
 
 async fn app() -> TestApp {

@@ -18,18 +18,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_TOKEN, DatasetBuilder, TestApp, on_postgres, pg, shared_dataset};
-use kaifang::auth::jwt::sign_hs256;
 use kaifang::catalog::Tier;
 
 const SECRET: &str = "copy-test-secret-0123456789abcdef0123";
 
 fn token(sub: &str, roles: &[&str], org: Option<&str>) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let mut claims = json!({"sub": sub, "roles": roles, "iat": now, "exp": now + 600});
-    if let Some(org) = org {
-        claims["org"] = json!(org);
-    }
-    sign_hs256(SECRET.as_bytes(), &claims).unwrap()
+    crate::helpers::sign_token(SECRET, sub, roles, org)
 }
 
 /// The binary with `database_url` and the audit files of the deployment in `dir`.

@@ -25,12 +25,7 @@ mod reach;
 const SECRET: &str = "fair-use-test-secret-0123456789abcdef";
 
 fn token(sub: &str, roles: &[&str], org: Option<&str>) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let mut claims = json!({"sub": sub, "roles": roles, "iat": now, "exp": now + 600});
-    if let Some(org) = org {
-        claims["org"] = json!(org);
-    }
-    sign_hs256(SECRET.as_bytes(), &claims).unwrap()
+    crate::helpers::sign_token(SECRET, sub, roles, org)
 }
 
 /// `n` rows of `id,city`.

@@ -6,18 +6,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{DatasetBuilder, TestApp, spawn_app_with};
-use kaifang::auth::jwt::sign_hs256;
 use kaifang::catalog::Tier;
 
 const SECRET: &str = "policy-test-secret-0123456789abcdef0";
 
 fn token(sub: &str, roles: &[&str], org: Option<&str>) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let mut claims = json!({"sub": sub, "roles": roles, "iat": now, "exp": now + 600});
-    if let Some(org) = org {
-        claims["org"] = json!(org);
-    }
-    sign_hs256(SECRET.as_bytes(), &claims).unwrap()
+    crate::helpers::sign_token(SECRET, sub, roles, org)
 }
 
 async fn status(app: &TestApp, method: &str, path: &str, bearer: Option<&str>) -> u16 {

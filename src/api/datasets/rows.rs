@@ -13,7 +13,7 @@ use crate::api::state::AppState;
 use crate::audit::{Note, StreamOutcome};
 use crate::auth::Principal;
 use crate::data::plan::{Limits, check_limit, plan_rows};
-use crate::data::read::{Left, Page, SendLimit, fetch_page, start_export};
+use crate::data::read::{Left, Page, SendLimit, fetch_page, start_export, was_replaced};
 use crate::data::{Format, QueryBody, Redact, RowsQuery};
 use crate::error::{Error, Kind, Result};
 use crate::fair_use::{Allowance, Budget, GrantQuota, Meter};
@@ -166,46 +166,61 @@ async fn run_page(
     let page: Page = state
         .db
         .run(move |conn| {
-            let mut query = query;
-            let (_dataset, version, view, grant) = authorize_view(
-                conn,
-                &engine,
-                &principal,
-                &page_note,
-                &slug,
-                Action::DataQuery,
-                &query,
-            )?;
-            let budget = budget_for(meter, grant)?;
-            // A row quota shortens the page to what is left of it, and a byte
-            // quota to the rows whose bytes fit; the cursor goes on.
-            let left = match &budget {
-                Some(b) => b.remaining()?,
-                None => Allowance::default(),
-            };
-            if let Some(left) = left.rows {
-                let wanted = check_limit(query.limit, limits)?;
-                let left = u32::try_from(left).unwrap_or(u32::MAX).max(1);
-                query.limit = Some(wanted.min(left));
+            // A version switched in between resolving the dataset and reading
+            // it (an import through another instance dropped the old table)
+            // is read again from the new version: the caller sees one whole
+            // version, never the switch. Bounded, should imports come fast.
+            let mut tries = 0;
+            loop {
+                let mut query = query.clone();
+                let attempt = (|| {
+                    let (_dataset, version, view, grant) = authorize_view(
+                        conn,
+                        &engine,
+                        &principal,
+                        &page_note,
+                        &slug,
+                        Action::DataQuery,
+                        &query,
+                    )?;
+                    let budget = budget_for(meter.clone(), grant)?;
+                    // A row quota shortens the page to what is left of it, and a byte
+                    // quota to the rows whose bytes fit; the cursor goes on.
+                    let left = match &budget {
+                        Some(b) => b.remaining()?,
+                        None => Allowance::default(),
+                    };
+                    if let Some(left) = left.rows {
+                        let wanted = check_limit(query.limit, limits)?;
+                        let left = u32::try_from(left).unwrap_or(u32::MAX).max(1);
+                        query.limit = Some(wanted.min(left));
+                    }
+                    let restriction = view.restriction(&mask_key);
+                    let plan = plan_rows(
+                        target(&version, backend, &restriction),
+                        &query,
+                        format,
+                        Some(limits),
+                        &key,
+                    )?;
+                    let page = match (fetch_page(conn, &plan, &key, left.bytes)?, &budget) {
+                        (Some(page), _) => page,
+                        (None, Some(b)) => return Err(b.too_few_bytes(left.bytes.unwrap_or(0))),
+                        (None, None) => {
+                            return Err(Error::internal("reading a page", "no page fits"));
+                        }
+                    };
+                    // Counted here, off the async runtime: a shared store waits on the database.
+                    if let Some(b) = &budget {
+                        b.charge(page.rows as u64, page.body.len() as u64)?;
+                    }
+                    Ok(page)
+                })();
+                match attempt {
+                    Err(e) if was_replaced(&e) && tries < 2 => tries += 1,
+                    other => break other,
+                }
             }
-            let restriction = view.restriction(&mask_key);
-            let plan = plan_rows(
-                target(&version, backend, &restriction),
-                &query,
-                format,
-                Some(limits),
-                &key,
-            )?;
-            let page = match (fetch_page(conn, &plan, &key, left.bytes)?, &budget) {
-                (Some(page), _) => page,
-                (None, Some(b)) => return Err(b.too_few_bytes(left.bytes.unwrap_or(0))),
-                (None, None) => return Err(Error::internal("reading a page", "no page fits")),
-            };
-            // Counted here, off the async runtime: a shared store waits on the database.
-            if let Some(b) = &budget {
-                b.charge(page.rows as u64, page.body.len() as u64)?;
-            }
-            Ok(page)
         })
         .await?;
     note.update(|d| {
