@@ -10,36 +10,16 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kaifang::audit::AuditRecord;
 use kaifang::audit::chain::{ChainHead, GENESIS, canonical_bytes, compute_hash, seal};
 
-/// A record as a 100-row page request with a JWT leaves it, before sealing.
+#[path = "common/page_record.rs"]
+mod common;
+
+/// The sample page record as the first of chain `main`.
 fn page_record() -> AuditRecord {
-    AuditRecord {
-        chain: "main".to_owned(),
-        seq: 1,
-        time: "2026-11-29T06:10:00.123456Z".to_owned(),
-        kind: "request".to_owned(),
-        request_id: "5b1c7a0e9f3d4c2a8e6b1d0f7a9c3e51".to_owned(),
-        subject: "user:bench-user".to_owned(),
-        roles: vec!["researcher".to_owned()],
-        auth_method: "jwt".to_owned(),
-        key_id: None,
-        client_addr: Some("127.0.0.1".to_owned()),
-        method: "GET".to_owned(),
-        route: Some("/v1/datasets/{slug}/rows".to_owned()),
-        path: "/v1/datasets/flights/rows".to_owned(),
-        dataset: Some("flights".to_owned()),
-        action: Some("data:query".to_owned()),
-        decision: Some("allow".to_owned()),
-        rule: Some("anonymous, tier:open, data:query".to_owned()),
-        status: 200,
-        rows: Some(100),
-        bytes: Some(39_000),
-        duration_us: 2_000,
-        user_agent: Some("wrk".to_owned()),
-        query: Some(r#"{"filter":"carrier = 'UA'","limit":100}"#.to_owned()),
-        complete: None,
-        prev_hash: GENESIS.to_owned(),
-        hash: String::new(),
-    }
+    let mut record = common::page_record(1, "2026-11-29T06:10:00.123456Z".to_owned());
+    record.chain = "main".to_owned();
+    record.seq = 1;
+    record.prev_hash = GENESIS.to_owned();
+    record
 }
 
 fn bench_chain(c: &mut Criterion) {

@@ -15,6 +15,7 @@ pub mod report;
 pub mod store;
 pub mod verify;
 mod writer;
+mod writer_stats;
 
 pub use note::{Note, NoteData, StreamOutcome};
 pub use record::AuditRecord;

@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -20,9 +20,9 @@ use super::chain::{ChainHead, GENESIS, seal};
 use super::checkpoint::{Checkpoint, CheckpointKey, append_to_log, read_log};
 use super::record::AuditRecord;
 use super::store;
+pub use super::writer_stats::WriterStats;
 use crate::db::AnyConnection;
 use crate::error::{Error, Result};
-use crate::metrics::{self, BATCH_BUCKETS, COMMIT_BUCKETS, Histogram};
 
 /// Most records sealed and committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -53,54 +53,6 @@ enum Job {
     Flush(Reply),
     /// Answered between batches with the outcome of the last commit.
     Ping(Reply),
-}
-
-/// What the writer counts for `/metrics` and `/readyz`.
-#[derive(Debug)]
-pub struct WriterStats {
-    batch_sizes: Histogram,
-    commit_seconds: Histogram,
-    /// Jobs sent and not yet taken by the writer thread.
-    queued: AtomicI64,
-    /// False once the writer thread has ended (or panicked).
-    running: AtomicBool,
-    /// Whether the last commit failed.
-    failing: AtomicBool,
-}
-
-impl WriterStats {
-    fn new() -> WriterStats {
-        WriterStats {
-            batch_sizes: Histogram::new(&BATCH_BUCKETS),
-            commit_seconds: Histogram::new(&COMMIT_BUCKETS),
-            queued: AtomicI64::new(0),
-            running: AtomicBool::new(true),
-            failing: AtomicBool::new(false),
-        }
-    }
-
-    /// Appends the writer's metrics in Prometheus text form.
-    pub fn render(&self, out: &mut String) {
-        let name = "kaifang_audit_batch_records";
-        metrics::header(out, name, "histogram", "Audit records per group commit.");
-        self.batch_sizes.render(out, name, "");
-        let name = "kaifang_audit_commit_seconds";
-        metrics::header(
-            out,
-            name,
-            "histogram",
-            "Time to seal and commit one batch of audit records.",
-        );
-        self.commit_seconds.render(out, name, "");
-        let name = "kaifang_audit_queue_depth";
-        metrics::header(
-            out,
-            name,
-            "gauge",
-            "Audit records (and pings) waiting for the writer.",
-        );
-        metrics::sample(out, name, "", self.queued.load(Ordering::Relaxed).max(0));
-    }
 }
 
 /// Clears `running` when the writer thread ends, by return or by panic.

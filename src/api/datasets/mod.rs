@@ -1,6 +1,7 @@
 //! Dataset routes: catalog, publishing, rows, export.
 
 mod catalog;
+mod page;
 mod publish;
 mod resolve;
 mod rows;

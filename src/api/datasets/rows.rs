@@ -12,11 +12,11 @@ use crate::api::fair_use::meter_of;
 use crate::api::state::AppState;
 use crate::audit::{Note, StreamOutcome};
 use crate::auth::Principal;
-use crate::data::plan::{Limits, check_limit, plan_rows};
-use crate::data::read::{Left, Page, SendLimit, fetch_page, start_export, was_replaced};
-use crate::data::{Format, QueryBody, Redact, RowsQuery};
+use crate::data::plan::{Limits, plan_rows};
+use crate::data::read::{Left, SendLimit, start_export};
+use crate::data::{Format, QueryBody, Redact};
 use crate::error::{Error, Kind, Result};
-use crate::fair_use::{Allowance, Budget, GrantQuota, Meter};
+use crate::fair_use::{Budget, GrantQuota, Meter};
 use crate::policy::Action;
 
 /// Query parameters of `GET …/rows`.
@@ -114,12 +114,15 @@ fn negotiate(req: &HttpRequest, explicit: Option<Format>, default: Format) -> Re
     }
 }
 
-fn limits(state: &AppState) -> Limits {
+pub(super) fn limits(state: &AppState) -> Limits {
     state.limits
 }
 
 /// Before data is read: 429 when a daily quota is used up, else the budget to charge.
-fn budget_for(meter: Option<Meter>, grant: Option<GrantQuota>) -> Result<Option<Budget>> {
+pub(super) fn budget_for(
+    meter: Option<Meter>,
+    grant: Option<GrantQuota>,
+) -> Result<Option<Budget>> {
     meter
         .map(|m| m.budget(grant))
         .transpose()
@@ -143,99 +146,6 @@ impl SendLimit for QuotaLimit {
     fn exceeded(&self) -> Error {
         self.0.exceeded()
     }
-}
-
-async fn run_page(
-    state: &AppState,
-    principal: Principal,
-    note: Note,
-    meter: Option<Meter>,
-    slug: String,
-    query: RowsQuery,
-    format: Format,
-) -> Result<HttpResponse> {
-    // Until the caller's view of the dataset is known, no filter value is
-    // kept: a refused probe of a masked column must not reach the log.
-    note.update(|d| d.query = Some(query.audit_text_redacting(Redact::All)));
-    let page_note = note.clone();
-    let mask_key = state.mask_key.clone();
-    let key = state.cursor_key.clone();
-    let limits = limits(state);
-    let backend = state.db.backend();
-    let engine = state.policy.current();
-    let page: Page = state
-        .db
-        .run(move |conn| {
-            // A version switched in between resolving the dataset and reading
-            // it (an import through another instance dropped the old table)
-            // is read again from the new version: the caller sees one whole
-            // version, never the switch. Bounded, should imports come fast.
-            let mut tries = 0;
-            loop {
-                let mut query = query.clone();
-                let attempt = (|| {
-                    let (_dataset, version, view, grant) = authorize_view(
-                        conn,
-                        &engine,
-                        &principal,
-                        &page_note,
-                        &slug,
-                        Action::DataQuery,
-                        &query,
-                    )?;
-                    let budget = budget_for(meter.clone(), grant)?;
-                    // A row quota shortens the page to what is left of it, and a byte
-                    // quota to the rows whose bytes fit; the cursor goes on.
-                    let left = match &budget {
-                        Some(b) => b.remaining()?,
-                        None => Allowance::default(),
-                    };
-                    if let Some(left) = left.rows {
-                        let wanted = check_limit(query.limit, limits)?;
-                        let left = u32::try_from(left).unwrap_or(u32::MAX).max(1);
-                        query.limit = Some(wanted.min(left));
-                    }
-                    let restriction = view.restriction(&mask_key);
-                    let plan = plan_rows(
-                        target(&version, backend, &restriction),
-                        &query,
-                        format,
-                        Some(limits),
-                        &key,
-                    )?;
-                    let page = match (fetch_page(conn, &plan, &key, left.bytes)?, &budget) {
-                        (Some(page), _) => page,
-                        (None, Some(b)) => return Err(b.too_few_bytes(left.bytes.unwrap_or(0))),
-                        (None, None) => {
-                            return Err(Error::internal("reading a page", "no page fits"));
-                        }
-                    };
-                    // Counted here, off the async runtime: a shared store waits on the database.
-                    if let Some(b) = &budget {
-                        b.charge(page.rows as u64, page.body.len() as u64)?;
-                    }
-                    Ok(page)
-                })();
-                match attempt {
-                    Err(e) if was_replaced(&e) && tries < 2 => tries += 1,
-                    other => break other,
-                }
-            }
-        })
-        .await?;
-    note.update(|d| {
-        d.rows = i64::try_from(page.rows).ok();
-        d.bytes = i64::try_from(page.body.len()).ok();
-    });
-    let mut res = HttpResponse::Ok();
-    res.insert_header((CONTENT_TYPE, format.content_type()));
-    if let Some(c) = &page.next_cursor {
-        res.insert_header(("X-Next-Cursor", c.as_str()));
-    }
-    if let Some(t) = page.total {
-        res.insert_header(("X-Total-Count", t.to_string()));
-    }
-    Ok(res.body(page.body))
 }
 
 /// Query a dataset's rows with select, filter, order, limit and cursor paging.
@@ -278,7 +188,7 @@ pub async fn query_rows(
         p.count.as_deref(),
     )?;
     let meter = meter_of(&req);
-    run_page(
+    super::page::run_page(
         &state,
         principal,
         note,
@@ -325,7 +235,7 @@ pub async fn query_dataset(
     body: web::Json<QueryBody>,
 ) -> Result<HttpResponse> {
     let format = negotiate(&req, params.into_inner().format, Format::Json)?;
-    run_page(
+    super::page::run_page(
         &state,
         principal,
         note,
