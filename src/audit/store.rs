@@ -314,7 +314,7 @@ pub fn delete_through(conn: &mut AnyConnection, chain: &str, seq: i64) -> Result
     use diesel::connection::SimpleConnection;
     conn.transaction(|conn| {
         let lift = match conn {
-            AnyConnection::Sqlite(_) => "DROP TRIGGER audit_records_no_delete",
+            AnyConnection::Sqlite(_) => "DROP TRIGGER audit.audit_records_no_delete",
             AnyConnection::Postgres(_) => "SET LOCAL kaifang.audit_archive = 'on'",
         };
         conn.batch_execute(lift)
@@ -327,7 +327,9 @@ pub fn delete_through(conn: &mut AnyConnection, chain: &str, seq: i64) -> Result
         .execute(conn)?;
         let restore = match conn {
             AnyConnection::Sqlite(_) => {
-                "CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
+                // A trigger is made in the schema its name gives (main when
+                // none), and must live beside its table: the log's own file.
+                "CREATE TRIGGER audit.audit_records_no_delete BEFORE DELETE ON audit_records
              BEGIN SELECT RAISE(ABORT, 'audit records are append-only; use kaifang audit archive'); END;"
             }
             AnyConnection::Postgres(_) => "SET LOCAL kaifang.audit_archive = 'off'",

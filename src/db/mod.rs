@@ -7,6 +7,8 @@ pub mod schema;
 mod settings;
 mod sqlite;
 
+pub use sqlite::audit_path;
+
 use std::path::PathBuf;
 
 use diesel::connection::SimpleConnection;
@@ -348,5 +350,78 @@ mod tests {
                 .collect();
         assert!(!sqlite.is_empty());
         assert_eq!(sqlite, postgres);
+    }
+
+    /// A database made before the audit log had a file of its own keeps its
+    /// records: the migration moves them, with the append-only triggers,
+    /// into the attached file and leaves none in the database's.
+    #[test]
+    fn an_older_sqlite_database_has_its_audit_log_moved_to_the_log_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let mut conn = sqlite::connect(&path, false).unwrap();
+        while conn
+            .applied_migrations()
+            .unwrap()
+            .iter()
+            .all(|v| v.to_string() != "20261129000001")
+        {
+            conn.run_next_migration(SQLITE_MIGRATIONS).unwrap();
+        }
+        conn.batch_execute(
+            "INSERT INTO main.audit_records (chain, seq, time, kind, request_id, subject, roles,
+                 auth_method, method, path, status, duration_us, prev_hash, hash)
+             VALUES ('main', 1, '2026-11-28T00:00:00Z', 'request', 'r1', 'anonymous', '[]',
+                 'anonymous', 'GET', '/v1/datasets', 200, 10, 'p', 'h');
+             INSERT INTO main.audit_checkpoints
+                 (chain, seq, head_hash, count, time, prev_signature, signature)
+             VALUES ('main', 1, 'h', 1, '2026-11-28T00:00:01Z', '', 's');",
+        )
+        .unwrap();
+        conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+
+        #[derive(QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        let names = |conn: &mut SqliteConnection, sql: &str| -> Vec<String> {
+            let rows: Vec<Name> = diesel::sql_query(sql).load(conn).unwrap();
+            rows.into_iter().map(|n| n.name).collect()
+        };
+        let left = names(
+            &mut conn,
+            "SELECT name FROM main.sqlite_master WHERE name LIKE 'audit%'",
+        );
+        assert!(left.is_empty(), "{left:?}");
+        let mut moved = names(
+            &mut conn,
+            "SELECT type || ' ' || name AS name FROM audit.sqlite_master",
+        );
+        moved.retain(|n| !n.starts_with("index sqlite_autoindex"));
+        moved.sort();
+        assert_eq!(
+            moved,
+            [
+                "index audit_records_dataset",
+                "index audit_records_time",
+                "table audit_checkpoints",
+                "table audit_records",
+                "trigger audit_checkpoints_no_update",
+                "trigger audit_records_no_delete",
+                "trigger audit_records_no_update",
+            ]
+        );
+        let hashes = names(
+            &mut conn,
+            "SELECT hash || ' ' || head_hash AS name FROM audit_records, audit_checkpoints",
+        );
+        assert_eq!(hashes, ["h h"]);
+        let err = conn
+            .batch_execute("UPDATE audit_records SET status = 500")
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        assert!(audit_path(&path).exists());
+        assert_eq!(audit_path(&path), dir.path().join("k.audit.db"));
     }
 }

@@ -338,7 +338,7 @@ async fn when_the_audit_log_cannot_be_written_no_data_is_served() {
         )
     } else {
         (
-            "CREATE TRIGGER audit_fail BEFORE INSERT ON audit_records \
+            "CREATE TRIGGER audit.audit_fail BEFORE INSERT ON audit_records \
              BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
             "DROP TRIGGER audit_fail;",
         )

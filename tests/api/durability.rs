@@ -336,7 +336,7 @@ async fn sigterm_during_an_export_finishes_it_records_its_end_and_exits_cleanly(
     // Everything was sealed by a checkpoint on the way out.
     assert!(report.contains(" 0 unsealed"), "{report}");
     let ends = Command::new("sqlite3")
-        .arg(&db)
+        .arg(kaifang::db::audit_path(&db))
         .arg("SELECT rows FROM audit_records WHERE kind = 'export_end'")
         .output()
         .unwrap();

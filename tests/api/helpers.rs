@@ -416,7 +416,13 @@ pub mod sqlite_cli {
                     if read_only {
                         c.arg("-readonly");
                     }
-                    c.arg(&self.path).arg(sql);
+                    // The audit log's file, attached as the gateway attaches it.
+                    let audit = kaifang::db::audit_path(&self.path);
+                    let audit = audit.to_string_lossy().replace('\'', "''");
+                    c.arg("-cmd")
+                        .arg(format!("ATTACH DATABASE '{audit}' AS audit"))
+                        .arg(&self.path)
+                        .arg(sql);
                     c
                 }
             }
@@ -477,7 +483,8 @@ pub mod sqlite_cli {
                  UNION ALL SELECT 'function ' || p.proname FROM pg_proc p \
                  JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()"
             } else {
-                "SELECT type || ' ' || name FROM sqlite_master"
+                "SELECT type || ' ' || name FROM sqlite_master \
+                 UNION ALL SELECT type || ' audit.' || name FROM audit.sqlite_master"
             });
             objects.sort();
             objects
