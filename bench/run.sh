@@ -245,11 +245,11 @@ kill "$OFF"
 
 echo "== audit writer: records committed per second under 64 connections"
 l=$(load1)
-before=$(sqlite3 "$WORK/bench.db" "SELECT COUNT(*) FROM audit_records")
+before=$(sqlite3 "$WORK/bench.audit.db" "SELECT COUNT(*) FROM audit_records")
 start=$(date +%s.%N)
 wrk -t2 -c64 -d"${DURATION}s" "$B/v1/organizations" > /dev/null
 end=$(date +%s.%N)
-after=$(sqlite3 "$WORK/bench.db" "SELECT COUNT(*) FROM audit_records")
+after=$(sqlite3 "$WORK/bench.audit.db" "SELECT COUNT(*) FROM audit_records")
 WRITER=$(awk -v n="$((after - before))" -v s="$start" -v e="$end" 'BEGIN {printf "%.0f", n / (e - s)}')
 echo "   $((after - before)) records = $WRITER records/s"
 row "writer, 64 conns on /v1/organizations" kaifang "$WRITER" "rec/s" "-" "-" "-" "$l"
