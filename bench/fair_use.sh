@@ -26,8 +26,10 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
 
 echo "== machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 KAIFANG_DATABASE_URL="$WORK/off.db" "$BIN" import "$DATA" --dataset flights --org us-dot-bts >/dev/null 2>&1
-sqlite3 "$WORK/off.db" ".backup '$WORK/rate.db'"
-sqlite3 "$WORK/off.db" ".backup '$WORK/quota.db'"
+for name in rate quota; do
+    sqlite3 "$WORK/off.db" ".backup '$WORK/$name.db'"
+    sqlite3 "$WORK/off.audit.db" ".backup '$WORK/$name.audit.db'"
+done
 
 start() { # name port env...
     local name=$1 port=$2; shift 2

@@ -227,8 +227,10 @@ echo "   $AC_RPS records/s ($AC_BPS commits/s), commit p50 $AC_P50 ms, p99 $AC_P
 row "audit store, batches of 32" "audit_ceiling" "$AC_RPS" "rec/s" "$AC_P50" "$AC_P99" "-" "$l"
 
 echo "== audit on versus off (page (a), back to back, twice)"
-# A consistent copy of a live WAL database (cp of the main file alone can miss pages).
+# A consistent copy of a live WAL database and of its audit log (cp of the main file alone
+# can miss pages).
 sqlite3 "$WORK/bench.db" ".backup '$WORK/off.db'"
+sqlite3 "$WORK/bench.audit.db" ".backup '$WORK/off.audit.db'"
 KAIFANG_DATABASE_URL="$WORK/off.db" KAIFANG_LOG=warn "$BIN_OFF" serve --bind "127.0.0.1:$PORT_OFF" > "$WORK/off.log" 2>&1 &
 OFF=$!
 PIDS+=("$OFF")

@@ -26,14 +26,15 @@ use crate::error::{Error, Result};
 use crate::fair_use::{self as fair_use, Clock, CounterStore, FairUse, MemoryStore, SharedStore};
 use crate::policy::{self, SharedEngine};
 
-/// Opens the database, applies migrations and drops tables that a crashed
-/// import left behind.
+/// Opens the database, applies migrations and checks that the audit log is
+/// there (on SQLite it has a file of its own).
 pub fn open_database(settings: &Settings) -> Result<Db> {
     let db = Db::connect(&settings.database_url, settings.pool_size)?;
     let applied = db.migrate()?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
+    db.check_audit_log()?;
     Ok(db)
 }
 

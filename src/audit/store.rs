@@ -10,7 +10,7 @@ use crate::db::AnyConnection;
 use crate::db::schema::{audit_checkpoints, audit_records};
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Queryable, Insertable)]
+#[derive(Debug, Clone, Queryable)]
 #[diesel(table_name = audit_records)]
 struct Row {
     chain: String,
@@ -75,37 +75,6 @@ macro_rules! record_columns {
 }
 
 impl Row {
-    fn from_record(r: &AuditRecord) -> Row {
-        Row {
-            chain: r.chain.clone(),
-            seq: r.seq,
-            time: r.time.clone(),
-            kind: r.kind.clone(),
-            request_id: r.request_id.clone(),
-            subject: r.subject.clone(),
-            roles: serde_json::to_string(&r.roles).unwrap_or_else(|_| "[]".to_string()),
-            auth_method: r.auth_method.clone(),
-            key_id: r.key_id.clone(),
-            client_addr: r.client_addr.clone(),
-            method: r.method.clone(),
-            route: r.route.clone(),
-            path: r.path.clone(),
-            dataset: r.dataset.clone(),
-            action: r.action.clone(),
-            decision: r.decision.clone(),
-            rule: r.rule.clone(),
-            status: r.status,
-            rows: r.rows,
-            bytes: r.bytes,
-            duration_us: r.duration_us,
-            user_agent: r.user_agent.clone(),
-            query: r.query.clone(),
-            complete: r.complete,
-            prev_hash: r.prev_hash.clone(),
-            hash: r.hash.clone(),
-        }
-    }
-
     fn into_record(self) -> AuditRecord {
         AuditRecord {
             chain: self.chain,
@@ -140,13 +109,79 @@ impl Row {
     }
 }
 
+/// A sealed record as inserted, borrowing its text: a batch is bound
+/// without copying every field of every record first.
+#[derive(Insertable)]
+#[diesel(table_name = audit_records)]
+struct NewRow<'a> {
+    chain: &'a str,
+    seq: i64,
+    time: &'a str,
+    kind: &'a str,
+    request_id: &'a str,
+    subject: &'a str,
+    roles: String,
+    auth_method: &'a str,
+    key_id: Option<&'a str>,
+    client_addr: Option<&'a str>,
+    method: &'a str,
+    route: Option<&'a str>,
+    path: &'a str,
+    dataset: Option<&'a str>,
+    action: Option<&'a str>,
+    decision: Option<&'a str>,
+    rule: Option<&'a str>,
+    status: i32,
+    rows: Option<i64>,
+    bytes: Option<i64>,
+    duration_us: i64,
+    user_agent: Option<&'a str>,
+    query: Option<&'a str>,
+    complete: Option<bool>,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
+impl<'a> NewRow<'a> {
+    fn of(r: &'a AuditRecord) -> NewRow<'a> {
+        NewRow {
+            chain: &r.chain,
+            seq: r.seq,
+            time: &r.time,
+            kind: &r.kind,
+            request_id: &r.request_id,
+            subject: &r.subject,
+            roles: serde_json::to_string(&r.roles).unwrap_or_else(|_| "[]".to_string()),
+            auth_method: &r.auth_method,
+            key_id: r.key_id.as_deref(),
+            client_addr: r.client_addr.as_deref(),
+            method: &r.method,
+            route: r.route.as_deref(),
+            path: &r.path,
+            dataset: r.dataset.as_deref(),
+            action: r.action.as_deref(),
+            decision: r.decision.as_deref(),
+            rule: r.rule.as_deref(),
+            status: r.status,
+            rows: r.rows,
+            bytes: r.bytes,
+            duration_us: r.duration_us,
+            user_agent: r.user_agent.as_deref(),
+            query: r.query.as_deref(),
+            complete: r.complete,
+            prev_hash: &r.prev_hash,
+            hash: &r.hash,
+        }
+    }
+}
+
 /// Appends sealed records; the caller holds the transaction.
 pub fn insert_records(conn: &mut AnyConnection, records: &[AuditRecord]) -> Result<()> {
     // One statement per row, prepared once and reused. On the backend's own
     // connection: through the multi-backend connection each insert
     // rebuilt its SQL text to find the cached statement, half its cost.
     for record in records {
-        let insert = diesel::insert_into(audit_records::table).values(Row::from_record(record));
+        let insert = diesel::insert_into(audit_records::table).values(NewRow::of(record));
         match conn {
             AnyConnection::Sqlite(c) => insert.execute(c)?,
             AnyConnection::Postgres(c) => insert.execute(c)?,

@@ -139,6 +139,14 @@ impl r2d2::ManageConnection for Manager {
 
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
+/// Whether a pooled connection is tried (`SELECT 1`) each time it is taken.
+/// A PostgreSQL server can go away and drop its connections, which the try
+/// finds and replaces; a SQLite file connection cannot break that way, and
+/// the try parsed and ran a statement for every query.
+fn checks_on_check_out(backend: Backend) -> bool {
+    backend == Backend::Postgres
+}
+
 /// The shared pool. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -172,6 +180,7 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .connection_timeout(wait)
+            .test_on_check_out(checks_on_check_out(backend))
             .build(Manager { url: url.clone() })
             .map_err(|e| Error::unavailable(format!("cannot open the database: {e}")))?;
         Ok(Db { pool, backend, url })
@@ -191,6 +200,7 @@ impl Db {
             .max_size(size.max(1))
             .min_idle(Some(1))
             .connection_timeout(wait)
+            .test_on_check_out(checks_on_check_out(self.backend))
             .build(Manager {
                 url: self.url.clone(),
             })
@@ -317,6 +327,30 @@ impl Db {
     }
 
     /// Applies pending migrations.
+    /// Fails when a SQLite database's audit log file lacks the log: the
+    /// migrations that made the log have run, so the database was copied or
+    /// restored without its log file. Starting would begin a new, empty log
+    /// in its place and leave the loss to be found later.
+    pub fn check_audit_log(&self) -> Result<()> {
+        let DbUrl::Sqlite(path) = &self.url else {
+            return Ok(());
+        };
+        let mut conn = self.get()?;
+        let AnyConnection::Sqlite(c) = &mut *conn else {
+            return Ok(());
+        };
+        if sqlite::audit_log_present(c)? {
+            return Ok(());
+        }
+        Err(Error::unavailable(format!(
+            "the audit log file {} does not hold the audit log of the database {}: it was \
+             not copied or restored with the database; put it back beside the database \
+             (back up and move the two files together)",
+            audit_path(path).display(),
+            path.display()
+        )))
+    }
+
     pub fn migrate(&self) -> Result<Vec<String>> {
         let mut conn = self.get()?;
         let applied = match &mut *conn {
@@ -423,5 +457,31 @@ mod tests {
         assert!(err.to_string().contains("append-only"), "{err}");
         assert!(audit_path(&path).exists());
         assert_eq!(audit_path(&path), dir.path().join("k.audit.db"));
+    }
+
+    /// A database copied without its audit log file does not start on a
+    /// new, empty log; the error names the missing file.
+    #[test]
+    fn a_sqlite_database_without_its_audit_log_file_does_not_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let url = path.to_string_lossy().into_owned();
+        let db = Db::connect(&url, 2).unwrap();
+        db.migrate().unwrap();
+        db.check_audit_log().unwrap();
+        drop(db);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = audit_path(&path).into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+        let db = Db::connect(&url, 2).unwrap();
+        assert!(db.migrate().unwrap().is_empty());
+        let err = db.check_audit_log().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&*audit_path(&path).to_string_lossy()),
+            "{err}"
+        );
     }
 }

@@ -67,6 +67,21 @@ pub fn connect(path: &Path, durable: bool) -> Result<SqliteConnection, diesel::r
     Ok(conn)
 }
 
+/// Whether the attached audit file holds the log's tables.
+pub fn audit_log_present(conn: &mut SqliteConnection) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let c: Count = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM audit.sqlite_master WHERE type = 'table' AND name = ?",
+    )
+    .bind::<Text, _>("audit_records")
+    .get_result(conn)?;
+    Ok(c.n > 0)
+}
+
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
