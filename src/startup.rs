@@ -359,8 +359,8 @@ impl Application {
         // of it can run at once than the pool has connections. Past that,
         // tokio's default (hundreds of threads) only adds threads that wait
         // for a connection: under load 50 of them, each woken in turn, with
-        // their stacks and malloc arenas (bench/run.sh: 10 % fewer requests
-        // a second and 4 MiB more memory than with this cap).
+        // their stacks and malloc arenas (wrk on the 100-row page: 10 % fewer
+        // requests a second and 4 MiB more memory than with this cap).
         .worker_max_blocking_threads(settings.pool_size.max(1) as usize)
         // Stopping is ours (see `run_until_stopped`): actix would force-stop on SIGINT.
         .disable_signals()

@@ -326,7 +326,6 @@ impl Db {
         Ok(())
     }
 
-    /// Applies pending migrations.
     /// Fails when a SQLite database's audit log file lacks the log: the
     /// migrations that made the log have run, so the database was copied or
     /// restored without its log file. Starting would begin a new, empty log
@@ -351,6 +350,7 @@ impl Db {
         )))
     }
 
+    /// Applies pending migrations.
     pub fn migrate(&self) -> Result<Vec<String>> {
         let mut conn = self.get()?;
         let applied = match &mut *conn {

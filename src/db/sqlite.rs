@@ -14,10 +14,9 @@ use diesel::sql_types::Text;
 /// starts reading after another committed to the same file drops its whole
 /// page cache. With the log inside the database, every group commit of the
 /// audit writer (one every millisecond or two under load) emptied the cache
-/// of every reader, which then read each page of data again from the file:
-/// that was most of what the audit cost a request (bench/run.sh, audit on
-/// against the `audit-off` build). Commits to an attached file leave the
-/// data's cache alone.
+/// of every reader, which then read each page of data again from the file
+/// (about a quarter of what the audit cost a request: bench/audit_cost.sh).
+/// Commits to an attached file leave the data's cache alone.
 pub fn audit_path(path: &Path) -> PathBuf {
     let ext = match path.extension() {
         Some(e) => format!("audit.{}", e.to_string_lossy()),
