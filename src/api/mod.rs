@@ -22,6 +22,7 @@ mod organizations;
 mod params;
 mod policy;
 mod principals;
+mod problems;
 mod recording;
 mod routes;
 pub mod security_headers;

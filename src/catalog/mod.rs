@@ -6,10 +6,11 @@ mod datasets;
 mod names;
 mod organizations;
 mod versions;
+mod visibility;
 
 pub use datasets::{
-    DatasetDetail, DatasetFilter, DatasetRecord, DatasetSummary, NewDataset, Visible,
-    create_dataset, find_dataset, list_datasets, policy_targets, visible_dataset_ids,
+    DatasetDetail, DatasetFilter, DatasetRecord, DatasetSummary, NewDataset, create_dataset,
+    find_dataset, list_datasets,
 };
 pub use names::{DatasetSlug, OrgSlug, Tier};
 pub use organizations::{
@@ -18,6 +19,7 @@ pub use organizations::{
 pub use versions::{
     NewVersion, VersionInfo, VersionRecord, current_version, live_tables, record_version,
 };
+pub use visibility::{Visible, policy_targets, visible_dataset_ids};
 
 /// The current time as RFC 3339 text, the portable form the catalog stores.
 pub fn now_text() -> String {

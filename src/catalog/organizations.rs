@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::datasets::{Visible, visible_dataset_orgs};
 use super::names::OrgSlug;
+use super::visibility::{Visible, visible_dataset_orgs};
 use crate::db::AnyConnection;
 use crate::db::schema::{datasets, organizations};
 use crate::error::Result;
