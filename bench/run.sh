@@ -15,6 +15,8 @@
 #   (e)  import of the gzipped CSV: rows/s (both passes, indexes included)
 #   audit on/off: page (a) on this build and on a build without audit (cargo feature
 #        `audit-off`, built only here), back to back, two rounds
+#   result cache off: (b), and (a) with audit on and off, on servers started with
+#        KAIFANG_RESULT_CACHE_MB=0, so that every page is read from the table
 #   writer: audit records committed per second with 64 connections on /v1/organizations
 #   Datasette (pinned, from PyPI, in a venv outside the clone) on (a) and (d), serving the
 #        same rows from a SQLite file typed as Kaifang types them, with an index on carrier
@@ -36,6 +38,8 @@ PORT="${PORT:-18099}"
 PORT_OFF=$((PORT + 1))
 PORT_DS=$((PORT + 2))
 PORT_CEIL=$((PORT + 3))
+PORT_NC=$((PORT + 4))
+PORT_NC_OFF=$((PORT + 5))
 DATASETTE_VERSION=0.65.5
 VENV="${KAIFANG_BENCH_VENV:-$HOME/.cache/kaifang-bench-venv}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kaifang-release}"
@@ -245,6 +249,31 @@ for round in 1 2; do
 done
 kill "$OFF"
 
+echo "== result cache off (KAIFANG_RESULT_CACHE_MB=0): every page read from the table"
+# The same cases with nothing kept in memory: what a page costs when it is not a repeat.
+sqlite3 "$WORK/bench.db" ".backup '$WORK/nc.db'"
+sqlite3 "$WORK/bench.audit.db" ".backup '$WORK/nc.audit.db'"
+sqlite3 "$WORK/bench.db" ".backup '$WORK/ncoff.db'"
+sqlite3 "$WORK/bench.audit.db" ".backup '$WORK/ncoff.audit.db'"
+KAIFANG_RESULT_CACHE_MB=0 KAIFANG_DATABASE_URL="$WORK/nc.db" KAIFANG_LOG=warn "$BIN" serve \
+    --bind "127.0.0.1:$PORT_NC" > "$WORK/nc.log" 2>&1 &
+NC=$!
+PIDS+=("$NC")
+KAIFANG_RESULT_CACHE_MB=0 KAIFANG_DATABASE_URL="$WORK/ncoff.db" KAIFANG_LOG=warn "$BIN_OFF" serve \
+    --bind "127.0.0.1:$PORT_NC_OFF" > "$WORK/ncoff.log" 2>&1 &
+NC_OFF=$!
+PIDS+=("$NC_OFF")
+wait_http "http://127.0.0.1:$PORT_NC/healthz" || { cat "$WORK/nc.log"; exit 1; }
+wait_http "http://127.0.0.1:$PORT_NC_OFF/healthz" || { cat "$WORK/ncoff.log"; exit 1; }
+load "(b) JWT, result cache off" kaifang "$NC" "${PAGE/:$PORT\//:$PORT_NC/}" \
+    -H "Authorization: Bearer $TOKEN"
+NC_B_RPS=$RPS
+load "(a) result cache off, audit on" kaifang "$NC" "${PAGE/:$PORT\//:$PORT_NC/}"
+NC_ON=$RPS
+load "(a) result cache off, audit-off build" kaifang-audit-off "$NC_OFF" "${PAGE/:$PORT\//:$PORT_NC_OFF/}"
+NC_OFF_RPS=$RPS
+kill "$NC" "$NC_OFF"
+
 echo "== audit writer: records committed per second under 64 connections"
 l=$(load1)
 before=$(sqlite3 "$WORK/bench.audit.db" "SELECT COUNT(*) FROM audit_records")
@@ -301,3 +330,5 @@ ratio "(d) Kaifang / Datasette CSV export, rows/s" "$(div "$D_RPS" "$DS_EXP")" "
 ratio "(d) Kaifang export peak RSS, MiB" "$D_RSS" "<" 64
 ratio "audit on / audit-off build, req/s (two rounds summed)" "$(div "$ON_SUM" "$OFF_SUM")" ">=" 0.80
 ratio "policy decision p99, µs, 100k links and grants" "${POL_P99:-?}" "<" 50
+printf '%-62s %9s %-9s %s\n' "result cache off: (b) / Datasette (a) (no target)" "$(div "$NC_B_RPS" "$DS_RPS")" "-" "-"
+printf '%-62s %9s %-9s %s\n' "result cache off: audit on / off (one round, no target)" "$(div "$NC_ON" "$NC_OFF_RPS")" "-" "-"

@@ -63,6 +63,8 @@ pub struct Settings {
     pub database_url: String,
     /// Connections in the database pool.
     pub pool_size: u32,
+    /// Memory for results of page statements, in MiB (0: none kept).
+    pub result_cache_mb: u64,
     /// Bearer token that allows publishing over HTTP; publishing is off without it.
     pub admin_token: Option<Secret>,
     /// Largest accepted upload body, in bytes.
@@ -122,6 +124,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".to_string(),
             database_url: "var/kaifang.db".to_string(),
             pool_size: 8,
+            result_cache_mb: 16,
             admin_token: None,
             max_upload_bytes: 1024 * 1024 * 1024,
             default_limit: 100,
@@ -148,6 +151,10 @@ impl Default for Settings {
         }
     }
 }
+
+/// Largest result cache a setting may ask for: 64 GiB, far past any page
+/// working set, and a guard against a unit mistake.
+const MAX_RESULT_CACHE_MB: u64 = 64 * 1024;
 
 impl Settings {
     /// Loads settings: `file` if given (it must exist), else `kaifang.toml`
@@ -194,6 +201,9 @@ impl Settings {
         }
         if let Some(v) = get("KAIFANG_POOL_SIZE") {
             self.pool_size = num("KAIFANG_POOL_SIZE", v)?;
+        }
+        if let Some(v) = get("KAIFANG_RESULT_CACHE_MB") {
+            self.result_cache_mb = num("KAIFANG_RESULT_CACHE_MB", v)?;
         }
         if let Some(v) = get("KAIFANG_ADMIN_TOKEN") {
             self.admin_token = Some(Secret(v));
@@ -340,6 +350,11 @@ impl Settings {
             .unwrap_or_else(|| self.data_dir().join("audit").join("signing.key"))
     }
 
+    /// The result cache's capacity in bytes.
+    pub fn result_cache_bytes(&self) -> usize {
+        usize::try_from(self.result_cache_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+
     pub fn audit_log_path(&self) -> PathBuf {
         self.audit_checkpoint_log
             .clone()
@@ -386,6 +401,11 @@ impl Settings {
         }
         if self.pool_size == 0 {
             return Err(Error::bad_request("pool_size must be at least 1"));
+        }
+        if self.result_cache_mb > MAX_RESULT_CACHE_MB {
+            return Err(Error::bad_request(format!(
+                "result_cache_mb must be at most {MAX_RESULT_CACHE_MB} (0 keeps no results)"
+            )));
         }
         if self.max_limit == 0 || self.default_limit == 0 || self.default_limit > self.max_limit {
             return Err(Error::bad_request(format!(
@@ -464,6 +484,20 @@ mod tests {
             .apply_env(|k| (k == "KAIFANG_POOL_SIZE").then(|| "many".to_string()))
             .unwrap_err();
         assert!(e.detail().contains("KAIFANG_POOL_SIZE"));
+    }
+
+    #[test]
+    fn the_result_cache_is_sized_in_mib_and_bounded() {
+        let mut s = Settings::default();
+        s.apply_env(|k| (k == "KAIFANG_RESULT_CACHE_MB").then(|| "3".to_string()))
+            .unwrap();
+        assert_eq!(s.result_cache_bytes(), 3 * 1024 * 1024);
+        s.validate().unwrap();
+        s.result_cache_mb = 0;
+        s.validate().unwrap();
+        s.result_cache_mb = MAX_RESULT_CACHE_MB + 1;
+        let e = s.validate().unwrap_err();
+        assert!(e.detail().contains("result_cache_mb"), "{}", e.detail());
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::config::Settings;
 use crate::data::cursor::CursorKey;
 use crate::data::mask::MaskKey;
 use crate::data::plan::Limits;
+use crate::data::result_cache::ResultCache;
 use crate::db::{self, Backend, Db};
 use crate::error::{Error, Result};
 use crate::fair_use::{self as fair_use, Clock, CounterStore, FairUse, MemoryStore, SharedStore};
@@ -310,6 +311,7 @@ impl Application {
             },
             max_upload_bytes: settings.max_upload_bytes,
             publishing_enabled: settings.admin_token.is_some() || settings.jwt.enabled(),
+            result_cache: std::sync::Arc::new(ResultCache::new(settings.result_cache_bytes())),
         };
         let state = web::Data::new(state);
         let jwt = jwt_verifier(settings)?;

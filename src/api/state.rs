@@ -1,6 +1,7 @@
 //! What every handler can reach: the pool, the cursor key, the limits and
 //! what verifying the audit log needs.
 
+use crate::data::result_cache::ResultCache;
 use std::path::PathBuf;
 
 use crate::data::cursor::CursorKey;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub audit_log_path: PathBuf,
     /// The policy engine every decision asks.
     pub policy: std::sync::Arc<SharedEngine>,
+    /// Results of page statements, shared by every request.
+    pub result_cache: std::sync::Arc<ResultCache>,
 }
 
 impl AppState {

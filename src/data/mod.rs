@@ -15,6 +15,7 @@ mod query_record;
 pub mod read;
 pub mod render;
 pub mod request;
+pub mod result_cache;
 pub mod sql;
 pub(crate) mod store;
 pub mod types;

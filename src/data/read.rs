@@ -13,6 +13,7 @@ use super::cursor::CursorKey;
 use super::plan::{Plan, Statement, next_cursor};
 use super::render;
 use super::request::Format;
+use super::result_cache::{ResultCache, Rows};
 use super::store::{pg_query, sqlite_query};
 use crate::db::{AnyConnection, Db};
 use crate::error::{Error, Result};
@@ -127,20 +128,32 @@ pub fn fetch_page(
     plan: &Plan,
     key: &CursorKey,
     max_bytes: Option<u64>,
+    cache: &ResultCache,
 ) -> Result<Option<Page>> {
     install_masks(conn, plan)?;
     let limit = plan.limit.map(|l| l as usize).unwrap_or(usize::MAX);
-    let (rows, keys): (Vec<String>, Vec<String>) = if plan.keyed {
-        let rows: Vec<RowKey> = load(conn, &plan.rows)?;
-        rows.into_iter().map(|r| (r.r, r.k)).unzip()
-    } else {
-        let rows: Vec<RowOnly> = load(conn, &plan.rows)?;
-        (rows.into_iter().map(|r| r.r).collect(), Vec::new())
-    };
-    let total = plan.count.as_ref().map(|c| count(conn, c)).transpose()?;
+    let loaded = cache.rows(&plan.rows, || -> Result<Rows> {
+        Ok(if plan.keyed {
+            let rows: Vec<RowKey> = load(conn, &plan.rows)?;
+            let (rows, keys) = rows.into_iter().map(|r| (r.r, r.k)).unzip();
+            Rows { rows, keys }
+        } else {
+            let rows: Vec<RowOnly> = load(conn, &plan.rows)?;
+            Rows {
+                rows: rows.into_iter().map(|r| r.r).collect(),
+                keys: Vec::new(),
+            }
+        })
+    })?;
+    let (rows, keys) = (&loaded.rows, &loaded.keys);
+    let total = plan
+        .count
+        .as_ref()
+        .map(|c| cache.count(c, || count(conn, c)))
+        .transpose()?;
     let mut shown = rows.len().min(limit);
     let Some(max) = max_bytes.map(|m| usize::try_from(m).unwrap_or(usize::MAX)) else {
-        return page_of(plan, key, &rows, &keys, shown, total).map(Some);
+        return page_of(plan, key, rows, keys, shown, total).map(Some);
     };
     // Bytes the first n rows take in the body: JSON puts a comma between
     // rows, CSV and NDJSON a newline after each.
@@ -155,7 +168,7 @@ pub fn fetch_page(
     // key changes), so each try measures it and the next keeps the rows that
     // fit beside it; every try shows fewer rows, so this ends.
     loop {
-        let page = page_of(plan, key, &rows, &keys, shown, total)?;
+        let page = page_of(plan, key, rows, keys, shown, total)?;
         if page.body.len() <= max {
             return Ok(Some(page));
         }

@@ -43,6 +43,8 @@ pub struct Explanation {
 /// One immutable rule set and the Casbin enforcer built from it.
 pub struct Engine {
     enforcer: Enforcer,
+    /// The same `p` rules split by action, when the matcher allows it.
+    by_action: Option<actions::ActionEnforcers>,
     rules: Vec<Rule>,
     /// Positions in `rules` of the allow/deny rules, by subject, to name the deciding rule.
     grants_by_sub: HashMap<String, Vec<usize>>,
@@ -110,7 +112,12 @@ impl Engine {
         let run = catch_unwind(AssertUnwindSafe(|| {
             let ids = self.expand(identities, &self.sub_targets);
             let objs = self.expand(&start_objects, &self.obj_targets);
-            let verdict = self.enforcer.enforce((&ids, &objs, action));
+            let verdict = match &self.by_action {
+                None => self.enforcer.enforce((&ids, &objs, action)),
+                Some(split) => split
+                    .get(action)
+                    .map_or(Ok(false), |e| e.enforce((&ids, &objs, action))),
+            };
             (ids, objs, verdict)
         }));
         let (identities, objects, allowed) = match run {
@@ -269,6 +276,9 @@ fn panic_text(panic: &(dyn Any + Send)) -> String {
 
 #[path = "engine_build.rs"]
 mod build;
+
+#[path = "engine_actions.rs"]
+mod actions;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

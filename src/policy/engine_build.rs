@@ -9,6 +9,7 @@ use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, MemoryAdapter, Model};
 
 use crate::policy::adapter::{DbAdapter, rules_of_model};
 
+use super::actions::ActionEnforcers;
 use super::{Engine, panic_text};
 use crate::policy::error::PolicyError;
 use crate::policy::rules::Rule;
@@ -69,6 +70,7 @@ impl Engine {
             .await
             .map_err(|e| PolicyError::Build(e.to_string()))?;
         let rules = rules_of_model(enforcer.get_model())?;
+        let by_action = ActionEnforcers::build(model_text, enforcer.get_model(), &rules).await?;
 
         let mut grants_by_sub: HashMap<String, Vec<usize>> = HashMap::new();
         let mut linked = HashSet::new();
@@ -118,6 +120,7 @@ impl Engine {
         role_targets.sort();
         Ok(Engine {
             enforcer,
+            by_action,
             rules,
             grants_by_sub,
             linked,

@@ -65,3 +65,58 @@ fn engines_can_be_shared_across_threads() {
     send_sync::<Engine>();
     send_sync::<SharedEngine>();
 }
+
+#[tokio::test]
+async fn splitting_the_rules_by_action_changes_no_decision() {
+    use crate::policy::ACTIONS;
+    use crate::policy::rules::Rule;
+    let mut rules = default_rules();
+    // A deny for every action, and rules for an action the defaults do not name.
+    rules.push(Rule::Deny {
+        sub: "user:mallory".to_owned(),
+        obj: "*".to_owned(),
+        act: "*".to_owned(),
+    });
+    rules.push(Rule::Allow {
+        sub: "user:mallory".to_owned(),
+        obj: "dataset:open-ds".to_owned(),
+        act: "data:query".to_owned(),
+    });
+    let split = Engine::build(MODEL, &rules).await.unwrap();
+    assert!(split.by_action.is_some(), "the shipped matcher is split");
+    // The same matcher, written so that it is not split.
+    let whole_model = MODEL.replace("m = (p.act", "m = true && (p.act");
+    let whole = Engine::build(&whole_model, &rules).await.unwrap();
+    assert!(whole.by_action.is_none());
+
+    let callers = [
+        ids(None, &[]),
+        ids(Some("carol"), &[]),
+        ids(Some("pat"), &["publisher:us-dot-bts"]),
+        ids(Some("rita"), &["reviewer:us-dot-bts"]),
+        ids(Some("aud"), &["auditor"]),
+        ids(Some("ada"), &["admin"]),
+        ids(Some("mallory"), &["admin"]),
+    ];
+    let mut allowed = 0;
+    for object in [
+        "dataset:open-ds",
+        "dataset:conditional-ds",
+        "dataset:restricted-ds",
+        "metrics",
+        "audit",
+    ] {
+        for identities in &callers {
+            for action in ACTIONS.iter().copied().chain(["no:such-action"]) {
+                let a = split.decide(identities, object, &[], action);
+                let b = whole.decide(identities, object, &[], action);
+                assert_eq!(a, b, "{identities:?} {action} {object}");
+                allowed += usize::from(a.allowed);
+            }
+        }
+    }
+    assert!(
+        allowed > 20,
+        "the grid holds allows as well as denies: {allowed}"
+    );
+}

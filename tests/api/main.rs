@@ -24,4 +24,5 @@ mod policy;
 mod policy_admin;
 mod publishing;
 mod query;
+mod result_cache;
 mod spec;

@@ -13,6 +13,7 @@ use crate::data::cursor::CursorKey;
 use crate::data::mask::MaskKey;
 use crate::data::plan::{Limits, check_limit, plan_rows};
 use crate::data::read::{Page, fetch_page, was_replaced};
+use crate::data::result_cache::ResultCache;
 use crate::data::{Format, Redact, RowsQuery};
 use crate::db::{AnyConnection, Backend};
 use crate::error::{Error, Result};
@@ -41,6 +42,7 @@ pub(super) async fn run_page(
         limits: limits(state),
         backend: state.db.backend(),
         engine: state.policy.current(),
+        cache: std::sync::Arc::clone(&state.result_cache),
         principal,
         meter,
         slug,
@@ -85,6 +87,7 @@ struct PageContext {
     limits: Limits,
     backend: Backend,
     engine: std::sync::Arc<Engine>,
+    cache: std::sync::Arc<ResultCache>,
     principal: Principal,
     meter: Option<Meter>,
     slug: String,
@@ -130,7 +133,7 @@ impl PageContext {
             &self.cursor_key,
         )?;
         let page = match (
-            fetch_page(conn, &plan, &self.cursor_key, left.bytes)?,
+            fetch_page(conn, &plan, &self.cursor_key, left.bytes, &self.cache)?,
             &budget,
         ) {
             (Some(page), _) => page,
