@@ -236,32 +236,19 @@ mod tests {
     #[test]
     fn statements_differing_in_text_or_any_bound_value_do_not_share_an_entry() {
         let cache = ResultCache::new(1 << 20);
+        const Q: &str = "SELECT a FROM t WHERE c = ?";
+        let text = |s: &str| vec![Value::Text(s.into())];
         let cases = [
-            stmt(
-                "SELECT a FROM t WHERE c = ?",
-                vec![Value::Text("UA".into())],
-            ),
-            stmt(
-                "SELECT b FROM t WHERE c = ?",
-                vec![Value::Text("UA".into())],
-            ),
-            stmt(
-                "SELECT a FROM t WHERE c = ?",
-                vec![Value::Text("AA".into())],
-            ),
-            stmt("SELECT a FROM t WHERE c = ?", vec![Value::Int(1)]),
-            stmt("SELECT a FROM t WHERE c = ?", vec![Value::Real(1.0)]),
-            stmt("SELECT a FROM t WHERE c = ?", vec![Value::Bool(true)]),
-            stmt("SELECT a FROM t WHERE c = ?", vec![Value::Null]),
-            // A text value that spells another value's encoding.
-            stmt(
-                "SELECT a FROM t WHERE c = ?",
-                vec![Value::Text("I1;".into())],
-            ),
-            stmt(
-                "SELECT a FROM t WHERE c = ?",
-                vec![Value::Text("T2:UA;".into())],
-            ),
+            stmt(Q, text("UA")),
+            stmt("SELECT b FROM t WHERE c = ?", text("UA")),
+            stmt(Q, text("AA")),
+            stmt(Q, vec![Value::Int(1)]),
+            stmt(Q, vec![Value::Real(1.0)]),
+            stmt(Q, vec![Value::Bool(true)]),
+            stmt(Q, vec![Value::Null]),
+            // Text values that spell another value's encoding.
+            stmt(Q, text("I1;")),
+            stmt(Q, text("T2:UA;")),
         ];
         for (i, s) in cases.iter().enumerate() {
             let got = cache
