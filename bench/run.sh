@@ -77,6 +77,13 @@ wait_http() {
     return 1
 }
 
+# copy_db NAME: $WORK/NAME.db, a consistent copy of the live WAL database and of its audit
+# log (cp of the main file alone can miss pages).
+copy_db() {
+    sqlite3 "$WORK/bench.db" ".backup '$WORK/$1.db'"
+    sqlite3 "$WORK/bench.audit.db" ".backup '$WORK/$1.audit.db'"
+}
+
 reset_hwm() { echo 5 > "/proc/$1/clear_refs"; }
 hwm_mib() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
@@ -231,10 +238,7 @@ echo "   $AC_RPS records/s ($AC_BPS commits/s), commit p50 $AC_P50 ms, p99 $AC_P
 row "audit store, batches of 32" "audit_ceiling" "$AC_RPS" "rec/s" "$AC_P50" "$AC_P99" "-" "$l"
 
 echo "== audit on versus off (page (a), back to back, twice)"
-# A consistent copy of a live WAL database and of its audit log (cp of the main file alone
-# can miss pages).
-sqlite3 "$WORK/bench.db" ".backup '$WORK/off.db'"
-sqlite3 "$WORK/bench.audit.db" ".backup '$WORK/off.audit.db'"
+copy_db off
 KAIFANG_DATABASE_URL="$WORK/off.db" KAIFANG_LOG=warn "$BIN_OFF" serve --bind "127.0.0.1:$PORT_OFF" > "$WORK/off.log" 2>&1 &
 OFF=$!
 PIDS+=("$OFF")
@@ -251,10 +255,8 @@ kill "$OFF"
 
 echo "== result cache off (KAIFANG_RESULT_CACHE_MB=0): every page read from the table"
 # The same cases with nothing kept in memory: what a page costs when it is not a repeat.
-sqlite3 "$WORK/bench.db" ".backup '$WORK/nc.db'"
-sqlite3 "$WORK/bench.audit.db" ".backup '$WORK/nc.audit.db'"
-sqlite3 "$WORK/bench.db" ".backup '$WORK/ncoff.db'"
-sqlite3 "$WORK/bench.audit.db" ".backup '$WORK/ncoff.audit.db'"
+copy_db nc
+copy_db ncoff
 KAIFANG_RESULT_CACHE_MB=0 KAIFANG_DATABASE_URL="$WORK/nc.db" KAIFANG_LOG=warn "$BIN" serve \
     --bind "127.0.0.1:$PORT_NC" > "$WORK/nc.log" 2>&1 &
 NC=$!

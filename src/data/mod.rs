@@ -7,6 +7,7 @@
 mod copy_in;
 pub mod csv;
 pub mod cursor;
+mod export;
 pub mod import;
 pub mod mask;
 pub mod plan;
