@@ -11,8 +11,7 @@ use crate::api::guard;
 use crate::api::state::AppState;
 use crate::audit::export::{AuditFormat, render, stream};
 use crate::audit::store::{AuditFilter, list_records};
-use crate::audit::verify::{ChainReport, Problem};
-use crate::audit::{AuditRecord, Note, check};
+use crate::audit::{AuditRecord, Note};
 use crate::auth::Principal;
 use crate::catalog;
 use crate::db::AnyConnection;
@@ -128,18 +127,6 @@ pub struct AuditPage {
     /// Pass as `cursor` for the next page; null on the last page.
     #[schema(example = "100")]
     pub next_cursor: Option<String>,
-}
-
-/// The outcome of verifying every audit chain.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditVerification {
-    /// True when no problem was found.
-    #[schema(example = true)]
-    pub ok: bool,
-    /// One summary per chain.
-    pub chains: Vec<ChainReport>,
-    /// What was found wrong: the first record or checkpoint of each kind of damage.
-    pub problems: Vec<Problem>,
 }
 
 /// Whose records a caller may read.
@@ -373,38 +360,4 @@ pub async fn export_audit_records(
         .streaming(body))
 }
 
-/// Recompute every audit chain and check its checkpoints.
-#[utoipa::path(
-    tag = "audit",
-    operation_id = "verify_audit_log",
-    responses(
-        (status = 200, description = "The verification report; ok is false when something was found", body = AuditVerification),
-        (status = 401, description = "No or invalid credentials"),
-        (status = 403, description = "The caller may not read the audit log"),
-    ),
-    security(("bearer" = []), ("api_key" = []))
-)]
-#[get("/v1/admin/audit/verify")]
-pub async fn verify_audit_log(
-    state: web::Data<AppState>,
-    principal: Principal,
-    note: Note,
-) -> Result<web::Json<AuditVerification>> {
-    if let Reach::Org(_) = reader_reach(&state, &principal, &note)? {
-        note.update(|d| d.decision = Some("deny".to_string()));
-        return Err(Error::forbidden(
-            "verifying the whole audit log is for administrators and auditors",
-        ));
-    }
-    let key = state.audit_public_key.clone();
-    let log = state.audit_log_path.clone();
-    let report = state
-        .db
-        .run(move |conn| check::verify_log(conn, &key, &log))
-        .await?;
-    Ok(web::Json(AuditVerification {
-        ok: report.ok(),
-        chains: report.chains,
-        problems: report.problems,
-    }))
-}
+pub mod verify;

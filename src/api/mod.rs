@@ -54,7 +54,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(organizations::list_organizations)
         .service(audit::list_audit_records)
         .service(audit::export_audit_records)
-        .service(audit::verify_audit_log)
+        .service(audit::verify::verify_audit_log)
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
         .service(api_keys::revoke_api_key)
