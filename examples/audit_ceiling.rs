@@ -64,7 +64,7 @@ fn main() {
         for r in &mut records {
             seal(&mut head, r);
         }
-        conn.transaction::<_, Error, _>(|c| insert_records(c, &records))
+        conn.transaction::<_, Error, _>(|c| insert_records(c, records))
             .expect("committing a batch");
         commits.push(t.elapsed());
     }

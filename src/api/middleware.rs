@@ -133,7 +133,8 @@ pub async fn pipeline(
         }
     };
     let principal = super::recording::authenticate(&req).await;
-    let draft = Draft::begin(&req, &id, principal.as_ref());
+    // Shared with the guard that records an abandoned request, not copied.
+    let draft = std::sync::Arc::new(Draft::begin(&req, &id, principal.as_ref()));
     let mut abandoned = Abandoned::new(writer.clone(), &draft, &note);
     let served = Served {
         metrics: req.app_data::<web::Data<Metrics>>().cloned(),
@@ -363,8 +364,9 @@ async fn record(
         record.bytes = None;
     }
     observe_record(metrics, &record);
-    writer.append(record.clone()).await?;
-    if let Some(done) = export {
+    let start = export.is_some().then(|| record.clone());
+    writer.append(record).await?;
+    if let (Some(done), Some(record)) = (export, start) {
         let metrics = res.request().app_data::<web::Data<Metrics>>().cloned();
         record_export_end(writer.clone(), draft.clone(), record, done, metrics);
     }

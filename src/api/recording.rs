@@ -4,6 +4,7 @@
 //! client went away before it was answered.
 
 use std::future::{Ready, ready};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Payload, ServiceRequest};
@@ -152,13 +153,13 @@ fn micros(d: Duration) -> i64 {
 /// Records the request if it is dropped before being answered: actix drops
 /// the service future when the client disconnects.
 pub struct Abandoned {
-    armed: Option<(AuditWriter, Draft, Note)>,
+    armed: Option<(AuditWriter, Arc<Draft>, Note)>,
 }
 
 impl Abandoned {
-    pub fn new(writer: Option<AuditWriter>, draft: &Draft, note: &Note) -> Abandoned {
+    pub fn new(writer: Option<AuditWriter>, draft: &Arc<Draft>, note: &Note) -> Abandoned {
         Abandoned {
-            armed: writer.map(|w| (w, draft.clone(), note.clone())),
+            armed: writer.map(|w| (w, Arc::clone(draft), note.clone())),
         }
     }
 

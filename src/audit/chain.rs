@@ -33,6 +33,8 @@
 //! `P` is the 32 bytes that `prev_hash` (64 hex digits, [`GENESIS`] for the
 //! first record) decodes to.
 
+use std::io::Write;
+
 use sha2::{Digest, Sha256};
 
 use crate::audit::record::AuditRecord;
@@ -147,7 +149,9 @@ pub(crate) struct CanonicalJson {
 
 impl CanonicalJson {
     pub(crate) fn new() -> Self {
-        CanonicalJson { out: vec![b'{'] }
+        let mut out = Vec::with_capacity(1024);
+        out.push(b'{');
+        CanonicalJson { out }
     }
 
     fn key(&mut self, key: &str) {
@@ -172,7 +176,8 @@ impl CanonicalJson {
 
     pub(crate) fn int(&mut self, key: &str, v: i64) {
         self.key(key);
-        self.out.extend_from_slice(v.to_string().as_bytes());
+        // Writing into a Vec cannot fail.
+        let _ = write!(self.out, "{v}");
     }
 
     pub(crate) fn opt_int(&mut self, key: &str, v: Option<i64>) {
@@ -219,9 +224,17 @@ impl CanonicalJson {
 /// (the same ones `serde_json` emits, frozen here).
 fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
-    for &b in s.as_bytes() {
-        // Multi-byte UTF-8 sequences never contain bytes below 0x80, so
-        // matching single bytes cannot split a character.
+    let mut rest = s.as_bytes();
+    // Runs of bytes that need no escape are found by table and copied whole:
+    // every record is serialized once when sealed and again for each
+    // verification. Multi-byte UTF-8 sequences never contain bytes below
+    // 0x80, so an escape never splits a character.
+    while let Some(at) = rest.iter().position(|&b| ESCAPED[usize::from(b)]) {
+        let (plain, tail) = rest.split_at(at);
+        out.extend_from_slice(plain);
+        let Some((&b, tail)) = tail.split_first() else {
+            break;
+        };
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -230,12 +243,26 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
             b'\n' => out.extend_from_slice(b"\\n"),
             0x0c => out.extend_from_slice(b"\\f"),
             b'\r' => out.extend_from_slice(b"\\r"),
-            0x00..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
-            _ => out.push(b),
+            _ => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
         }
+        rest = tail;
     }
+    out.extend_from_slice(rest);
     out.push(b'"');
 }
+
+/// The bytes `write_json_str` escapes: control characters, `"` and `\`.
+const ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 #[cfg(test)]
 #[path = "chain_tests.rs"]

@@ -131,6 +131,8 @@ fn strings_are_escaped_exactly_as_serde_json_escapes_them() {
         "\"\\/",
         "ünï©ødé 🦀",
         "\u{7f}\u{80}\u{2028}",
+        "ab\"cd\\ef\u{1}gh\ni",
+        "\"starts and ends\n",
         &all_controls,
     ] {
         let mut out = Vec::new();

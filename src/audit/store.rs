@@ -109,89 +109,113 @@ impl Row {
     }
 }
 
-/// A sealed record as inserted, borrowing its text: a batch is bound
-/// without copying every field of every record first. A missing value is
+/// A sealed record as inserted, its text moved out of the record, not
+/// copied. A missing value is
 /// bound as NULL rather than left to the column's default (no column has
 /// one): the statement's text is then the same for every record, and diesel
 /// finds it prepared by its type instead of writing its SQL again for each
 /// insert to look it up.
 #[derive(Insertable)]
 #[diesel(table_name = audit_records, treat_none_as_default_value = false)]
-struct NewRow<'a> {
-    chain: &'a str,
+struct NewRow {
+    chain: String,
     seq: i64,
-    time: &'a str,
-    kind: &'a str,
-    request_id: &'a str,
-    subject: &'a str,
+    time: String,
+    kind: String,
+    request_id: String,
+    subject: String,
     roles: String,
-    auth_method: &'a str,
-    key_id: Option<&'a str>,
-    client_addr: Option<&'a str>,
-    method: &'a str,
-    route: Option<&'a str>,
-    path: &'a str,
-    dataset: Option<&'a str>,
-    action: Option<&'a str>,
-    decision: Option<&'a str>,
-    rule: Option<&'a str>,
+    auth_method: String,
+    key_id: Option<String>,
+    client_addr: Option<String>,
+    method: String,
+    route: Option<String>,
+    path: String,
+    dataset: Option<String>,
+    action: Option<String>,
+    decision: Option<String>,
+    rule: Option<String>,
     status: i32,
     rows: Option<i64>,
     bytes: Option<i64>,
     duration_us: i64,
-    user_agent: Option<&'a str>,
-    query: Option<&'a str>,
+    user_agent: Option<String>,
+    query: Option<String>,
     complete: Option<bool>,
-    prev_hash: &'a str,
-    hash: &'a str,
+    prev_hash: String,
+    hash: String,
 }
 
-impl<'a> NewRow<'a> {
-    fn of(r: &'a AuditRecord) -> NewRow<'a> {
+impl From<AuditRecord> for NewRow {
+    fn from(r: AuditRecord) -> NewRow {
         NewRow {
-            chain: &r.chain,
-            seq: r.seq,
-            time: &r.time,
-            kind: &r.kind,
-            request_id: &r.request_id,
-            subject: &r.subject,
             roles: serde_json::to_string(&r.roles).unwrap_or_else(|_| "[]".to_string()),
-            auth_method: &r.auth_method,
-            key_id: r.key_id.as_deref(),
-            client_addr: r.client_addr.as_deref(),
-            method: &r.method,
-            route: r.route.as_deref(),
-            path: &r.path,
-            dataset: r.dataset.as_deref(),
-            action: r.action.as_deref(),
-            decision: r.decision.as_deref(),
-            rule: r.rule.as_deref(),
+            chain: r.chain,
+            seq: r.seq,
+            time: r.time,
+            kind: r.kind,
+            request_id: r.request_id,
+            subject: r.subject,
+            auth_method: r.auth_method,
+            key_id: r.key_id,
+            client_addr: r.client_addr,
+            method: r.method,
+            route: r.route,
+            path: r.path,
+            dataset: r.dataset,
+            action: r.action,
+            decision: r.decision,
+            rule: r.rule,
             status: r.status,
             rows: r.rows,
             bytes: r.bytes,
             duration_us: r.duration_us,
-            user_agent: r.user_agent.as_deref(),
-            query: r.query.as_deref(),
+            user_agent: r.user_agent,
+            query: r.query,
             complete: r.complete,
-            prev_hash: &r.prev_hash,
-            hash: &r.hash,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
         }
     }
 }
 
+/// The next `N` rows; the caller has counted that many left.
+fn run_of<const N: usize>(rows: &mut impl Iterator<Item = NewRow>) -> Result<[NewRow; N]> {
+    rows.take(N)
+        .collect::<Vec<_>>()
+        .try_into()
+        .map_err(|_| Error::internal("batching audit records", "fewer rows left than counted"))
+}
+
 /// Appends sealed records; the caller holds the transaction.
-pub fn insert_records(conn: &mut AnyConnection, records: &[AuditRecord]) -> Result<()> {
-    // One statement per row, prepared once and reused. On the backend's own
-    // connection: through the multi-backend connection each insert
-    // rebuilt its SQL text to find the cached statement, half its cost.
-    for record in records {
-        let insert = diesel::insert_into(audit_records::table).values(NewRow::of(record));
-        match conn {
-            AnyConnection::Sqlite(c) => insert.execute(c)?,
-            AnyConnection::Postgres(c) => insert.execute(c)?,
-        };
+pub fn insert_records(conn: &mut AnyConnection, records: Vec<AuditRecord>) -> Result<()> {
+    // Several rows a statement, in runs of fixed sizes: each size is one
+    // statement text, prepared once and reused (a statement for any other
+    // count would be parsed anew every time), and a batch of n records
+    // takes a few statements instead of n. The rows own their values: a
+    // run's prepared statement is found by its type, which must not borrow.
+    // On the backend's own connection: through the multi-backend connection
+    // each insert rebuilt its SQL text to find the cached statement.
+    let mut rows = records.into_iter().map(NewRow::from);
+    macro_rules! insert_run {
+        ($n:literal) => {{
+            let run: [NewRow; $n] = run_of(&mut rows)?;
+            let insert = diesel::insert_into(audit_records::table).values(run);
+            match conn {
+                AnyConnection::Sqlite(c) => insert.execute(c)?,
+                AnyConnection::Postgres(c) => insert.execute(c)?,
+            };
+        }};
     }
-    Ok(())
+    loop {
+        match rows.len() {
+            0 => return Ok(()),
+            64.. => insert_run!(64),
+            16.. => insert_run!(16),
+            4.. => insert_run!(4),
+            _ => insert_run!(1),
+        }
+    }
 }
 
 /// The last record of `chain`: (seq, hash), or `None` for a new chain.

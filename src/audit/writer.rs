@@ -34,6 +34,8 @@ const MAX_BATCH: usize = 1024;
 const LINGER: Duration = Duration::from_micros(1000);
 /// Requests waiting for the writer before new ones are refused (503).
 const QUEUE: usize = 16 * 1024;
+/// How long after a commit the log's WAL is copied back into its file.
+const WAL_CHECKPOINT_AFTER: Duration = Duration::from_millis(500);
 
 /// How the writer seals and checkpoints one chain.
 pub struct WriterConfig {
@@ -188,6 +190,8 @@ struct State {
     unlogged: Vec<Checkpoint>,
     since_cp: i64,
     cp_at: Instant,
+    /// When the first commit since the last WAL checkpoint was made.
+    wal_since: Option<Instant>,
 }
 
 fn run(
@@ -209,14 +213,20 @@ fn run(
         unlogged,
         since_cp,
         cp_at: Instant::now(),
+        wal_since: None,
     };
     state.log_pending();
     let mut busy = false;
     loop {
-        let first = match rx.recv_timeout(state.config.checkpoint_interval) {
+        let wait = match state.wal_since {
+            Some(at) => WAL_CHECKPOINT_AFTER.saturating_sub(at.elapsed()),
+            None => state.config.checkpoint_interval,
+        };
+        let first = match rx.recv_timeout(wait.min(state.config.checkpoint_interval)) {
             Ok(job) => job,
             Err(RecvTimeoutError::Timeout) => {
                 state.maybe_checkpoint();
+                state.maybe_checkpoint_wal();
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -253,6 +263,8 @@ fn run(
                 let _ = reply.send(outcome.clone());
             }
         }
+        // After the batch is answered: its requests do not wait for this.
+        state.maybe_checkpoint_wal();
     }
     // Every sender is gone: seal what was written so far.
     if state.since_cp > 0 {
@@ -296,13 +308,15 @@ impl State {
             }
             return flushes;
         }
+        let count = records.len();
         let result = self
             .conn
-            .transaction::<_, Error, _>(|c| store::insert_records(c, &records));
+            .transaction::<_, Error, _>(|c| store::insert_records(c, records));
         let outcome = match result {
             Ok(()) => {
-                self.since_cp += i64::try_from(records.len()).unwrap_or(i64::MAX);
+                self.since_cp += i64::try_from(count).unwrap_or(i64::MAX);
                 self.head = head;
+                self.wal_since.get_or_insert_with(Instant::now);
                 Ok(())
             }
             Err(e) => {
@@ -312,12 +326,31 @@ impl State {
         };
         stats.failing.store(outcome.is_err(), Ordering::SeqCst);
         stats.commit_seconds.observe_duration(started.elapsed());
-        stats.batch_sizes.observe(records.len() as f64);
+        stats.batch_sizes.observe(count as f64);
         for reply in replies.into_iter().flatten().chain(pings) {
             // A request that stopped waiting needs no answer.
             let _ = reply.send(outcome.clone());
         }
         flushes
+    }
+
+    /// Copies the WAL back into the log's file once the oldest commit not yet
+    /// copied is `WAL_CHECKPOINT_AFTER` old. A failure is retried at the next
+    /// batch; the commits themselves are durable in the WAL meanwhile.
+    fn maybe_checkpoint_wal(&mut self) {
+        let Some(since) = self.wal_since else {
+            return;
+        };
+        if since.elapsed() < WAL_CHECKPOINT_AFTER {
+            return;
+        }
+        match crate::db::checkpoint_audit_wal(&mut self.conn) {
+            Ok(()) => self.wal_since = None,
+            Err(e) => {
+                tracing::warn!(error = %e, "audit writer: WAL checkpoint failed; retrying");
+                self.wal_since = Some(Instant::now());
+            }
+        }
     }
 
     /// After a failed commit, replaces the connection (when the backend
@@ -346,3 +379,7 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

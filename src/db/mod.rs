@@ -83,6 +83,17 @@ impl AnyConnection {
     }
 }
 
+/// Copies what the audit log's commits appended to its SQLite WAL back into
+/// the log's file, so that the WAL starts over (see
+/// `sqlite::checkpoint_audit_wal`); PostgreSQL needs nothing.
+pub fn checkpoint_audit_wal(conn: &mut AnyConnection) -> Result<()> {
+    match conn {
+        AnyConnection::Sqlite(c) => sqlite::checkpoint_audit_wal(c)?,
+        AnyConnection::Postgres(_) => {}
+    }
+    Ok(())
+}
+
 /// Where the database is, parsed from the configured URL.
 #[derive(Debug, Clone)]
 pub enum DbUrl {
