@@ -177,6 +177,12 @@ impl Db {
                         Error::internal(format!("creating database folder {}", dir.display()), e)
                     })?;
                 }
+                // One connection first: it switches new files to WAL. The pool
+                // opens its connections at once, and of several switching the
+                // same new file, those that lose the race fail ("database is
+                // locked", logged as an error) and are opened again.
+                sqlite::connect(path, false)
+                    .map_err(|e| Error::unavailable(format!("cannot open the database: {e}")))?;
                 Backend::Sqlite
             }
             DbUrl::Postgres(_) => Backend::Postgres,

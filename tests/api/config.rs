@@ -121,3 +121,35 @@ fn log_lines_are_json_with_the_flag_or_the_variable_and_text_by_default() {
     assert!(serde_json::from_str::<serde_json::Value>(&line).is_err());
     assert!(line.contains("INFO") && !line.contains('\u{1b}'), "{line}");
 }
+
+/// The pool opens its connections at once; on a new file those racing to
+/// switch it to WAL used to fail and be retried, logging "database is locked"
+/// as an error on a newcomer's first start. Several new files, since the race
+/// is not lost every time.
+#[test]
+fn a_new_sqlite_database_is_opened_without_an_error_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("small.csv");
+    std::fs::write(&csv, "id,name\n1,a\n2,b\n").unwrap();
+    for n in 0..8 {
+        let db = dir.path().join(format!("new-{n}.db"));
+        let out = kaifang(
+            dir.path(),
+            &[
+                "import",
+                csv.to_str().unwrap(),
+                "--dataset",
+                "small",
+                "--org",
+                "o",
+            ],
+            &[
+                ("KAIFANG_DATABASE_URL", db.to_str().unwrap()),
+                ("KAIFANG_POOL_SIZE", "8"),
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(!stderr.contains("ERROR"), "{stderr}");
+    }
+}
