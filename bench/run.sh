@@ -14,7 +14,8 @@
 #   (d)  the full CSV export: rows/s and the server's peak RSS (VmHWM after clear_refs)
 #   (e)  import of the gzipped CSV: rows/s (both passes, indexes included)
 #   audit on/off: page (a) on this build and on a build without audit (cargo feature
-#        `audit-off`, built only here), back to back, two rounds
+#        `audit-off`, built only here), two new servers on copies of the same files,
+#        back to back, two rounds
 #   result cache off: (b), and (a) with audit on and off, on servers started with
 #        KAIFANG_RESULT_CACHE_MB=0, so that every page is read from the table
 #   writer: audit records committed per second with 64 connections on /v1/organizations
@@ -40,6 +41,7 @@ PORT_DS=$((PORT + 2))
 PORT_CEIL=$((PORT + 3))
 PORT_NC=$((PORT + 4))
 PORT_NC_OFF=$((PORT + 5))
+PORT_ON=$((PORT + 6))
 DATASETTE_VERSION=0.65.5
 VENV="${KAIFANG_BENCH_VENV:-$HOME/.cache/kaifang-bench-venv}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kaifang-release}"
@@ -238,20 +240,28 @@ echo "   $AC_RPS records/s ($AC_BPS commits/s), commit p50 $AC_P50 ms, p99 $AC_P
 row "audit store, batches of 32" "audit_ceiling" "$AC_RPS" "rec/s" "$AC_P50" "$AC_P99" "-" "$l"
 
 echo "== audit on versus off (page (a), back to back, twice)"
+# Two new servers on copies of the same files, so that they differ by the audit alone (the
+# first server's heap and result cache carry the 10,000-row pages of (c)'s walk).
+copy_db on
 copy_db off
+KAIFANG_DATABASE_URL="$WORK/on.db" KAIFANG_LOG=warn "$BIN" serve --bind "127.0.0.1:$PORT_ON" > "$WORK/on.log" 2>&1 &
+ON=$!
+PIDS+=("$ON")
 KAIFANG_DATABASE_URL="$WORK/off.db" KAIFANG_LOG=warn "$BIN_OFF" serve --bind "127.0.0.1:$PORT_OFF" > "$WORK/off.log" 2>&1 &
 OFF=$!
 PIDS+=("$OFF")
+wait_http "http://127.0.0.1:$PORT_ON/healthz" || { cat "$WORK/on.log"; exit 1; }
 wait_http "http://127.0.0.1:$PORT_OFF/healthz" || { cat "$WORK/off.log"; exit 1; }
+PAGE_ON="${PAGE/:$PORT\//:$PORT_ON/}"
 PAGE_OFF="${PAGE/:$PORT\//:$PORT_OFF/}"
 ON_SUM=0 OFF_SUM=0
 for round in 1 2; do
-    load "(a) audit on, round $round" kaifang "$SERVER" "$PAGE"
+    load "(a) audit on, round $round" kaifang "$ON" "$PAGE_ON"
     ON_SUM=$((ON_SUM + RPS))
     load "(a) audit-off build, round $round" kaifang-audit-off "$OFF" "$PAGE_OFF"
     OFF_SUM=$((OFF_SUM + RPS))
 done
-kill "$OFF"
+kill "$ON" "$OFF"
 
 echo "== result cache off (KAIFANG_RESULT_CACHE_MB=0): every page read from the table"
 # The same cases with nothing kept in memory: what a page costs when it is not a repeat.
