@@ -10,8 +10,14 @@ use crate::db::AnyConnection;
 use crate::db::schema::{audit_checkpoints, audit_records};
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Queryable)]
-#[diesel(table_name = audit_records)]
+/// A record as stored, read back and inserted. On insert a missing value is
+/// bound as NULL rather than left to the column's default (no column has
+/// one): the statement's text is then the same for every record, and diesel
+/// finds it prepared by its type instead of writing its SQL again for each
+/// insert to look it up. The text is moved out of the sealed record, not
+/// copied.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = audit_records, treat_none_as_default_value = false)]
 struct Row {
     chain: String,
     seq: i64,
@@ -109,46 +115,9 @@ impl Row {
     }
 }
 
-/// A sealed record as inserted, its text moved out of the record, not
-/// copied. A missing value is
-/// bound as NULL rather than left to the column's default (no column has
-/// one): the statement's text is then the same for every record, and diesel
-/// finds it prepared by its type instead of writing its SQL again for each
-/// insert to look it up.
-#[derive(Insertable)]
-#[diesel(table_name = audit_records, treat_none_as_default_value = false)]
-struct NewRow {
-    chain: String,
-    seq: i64,
-    time: String,
-    kind: String,
-    request_id: String,
-    subject: String,
-    roles: String,
-    auth_method: String,
-    key_id: Option<String>,
-    client_addr: Option<String>,
-    method: String,
-    route: Option<String>,
-    path: String,
-    dataset: Option<String>,
-    action: Option<String>,
-    decision: Option<String>,
-    rule: Option<String>,
-    status: i32,
-    rows: Option<i64>,
-    bytes: Option<i64>,
-    duration_us: i64,
-    user_agent: Option<String>,
-    query: Option<String>,
-    complete: Option<bool>,
-    prev_hash: String,
-    hash: String,
-}
-
-impl From<AuditRecord> for NewRow {
-    fn from(r: AuditRecord) -> NewRow {
-        NewRow {
+impl From<AuditRecord> for Row {
+    fn from(r: AuditRecord) -> Row {
+        Row {
             roles: serde_json::to_string(&r.roles).unwrap_or_else(|_| "[]".to_string()),
             chain: r.chain,
             seq: r.seq,
@@ -180,7 +149,7 @@ impl From<AuditRecord> for NewRow {
 }
 
 /// The next `N` rows; the caller has counted that many left.
-fn run_of<const N: usize>(rows: &mut impl Iterator<Item = NewRow>) -> Result<[NewRow; N]> {
+fn run_of<const N: usize>(rows: &mut impl Iterator<Item = Row>) -> Result<[Row; N]> {
     rows.take(N)
         .collect::<Vec<_>>()
         .try_into()
@@ -196,10 +165,10 @@ pub fn insert_records(conn: &mut AnyConnection, records: Vec<AuditRecord>) -> Re
     // run's prepared statement is found by its type, which must not borrow.
     // On the backend's own connection: through the multi-backend connection
     // each insert rebuilt its SQL text to find the cached statement.
-    let mut rows = records.into_iter().map(NewRow::from);
+    let mut rows = records.into_iter().map(Row::from);
     macro_rules! insert_run {
         ($n:literal) => {{
-            let run: [NewRow; $n] = run_of(&mut rows)?;
+            let run: [Row; $n] = run_of(&mut rows)?;
             let insert = diesel::insert_into(audit_records::table).values(run);
             match conn {
                 AnyConnection::Sqlite(c) => insert.execute(c)?,
