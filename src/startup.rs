@@ -17,6 +17,7 @@ use crate::audit::checkpoint::CheckpointKey;
 use crate::audit::{AuditWriter, WriterConfig};
 use crate::auth::Authenticator;
 use crate::auth::jwt::JwtVerifier;
+use crate::catalog::CatalogCache;
 use crate::config::Settings;
 use crate::data::cursor::CursorKey;
 use crate::data::mask::MaskKey;
@@ -312,6 +313,7 @@ impl Application {
             max_upload_bytes: settings.max_upload_bytes,
             publishing_enabled: settings.admin_token.is_some() || settings.jwt.enabled(),
             result_cache: std::sync::Arc::new(ResultCache::new(settings.result_cache_bytes())),
+            catalog: std::sync::Arc::new(CatalogCache::new()),
         };
         let state = web::Data::new(state);
         let jwt = jwt_verifier(settings)?;

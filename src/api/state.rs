@@ -1,6 +1,7 @@
 //! What every handler can reach: the pool, the cursor key, the limits and
 //! what verifying the audit log needs.
 
+use crate::catalog::CatalogCache;
 use crate::data::result_cache::ResultCache;
 use std::path::PathBuf;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub policy: std::sync::Arc<SharedEngine>,
     /// Results of page statements, shared by every request.
     pub result_cache: std::sync::Arc<ResultCache>,
+    /// The catalog entries reads of rows need, shared by every request.
+    pub catalog: std::sync::Arc<CatalogCache>,
 }
 
 impl AppState {

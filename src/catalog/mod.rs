@@ -2,12 +2,14 @@
 //! metadata that says what exists, who publishes it, how open it is and
 //! which table holds its current rows. It never reads dataset rows.
 
+mod cache;
 mod datasets;
 mod names;
 mod organizations;
 mod versions;
 mod visibility;
 
+pub use cache::{CatalogCache, CatalogEntry, changes, note_change};
 pub use datasets::{
     DatasetDetail, DatasetFilter, DatasetRecord, DatasetSummary, NewDataset, create_dataset,
     find_dataset, list_datasets,

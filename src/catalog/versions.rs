@@ -236,6 +236,7 @@ pub fn record_version(
                 datasets::updated_at.eq(&now),
             ))
             .execute(conn)?;
+        super::note_change(conn)?;
         Ok((version, old_table))
     })
 }

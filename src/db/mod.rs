@@ -17,7 +17,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::{Error, Result};
 
-pub use settings::{delete_setting, get_or_init_setting, get_setting, put_setting};
+pub use settings::{
+    counter, delete_setting, get_or_init_setting, get_setting, put_setting, raise_counter,
+};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

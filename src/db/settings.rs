@@ -53,6 +53,28 @@ pub fn put_setting(conn: &mut AnyConnection, key: &str, value: &str) -> Result<(
     Ok(())
 }
 
+/// The counter kept under `key`: 0 until it is first raised.
+pub fn counter(conn: &mut AnyConnection, key: &str) -> Result<i64> {
+    Ok(get_setting(conn, key)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Raises the counter kept under `key` by one and returns it. Within a
+/// transaction, its row lock makes concurrent changes on PostgreSQL take
+/// turns, so each gets its own number and the last to commit has the highest.
+pub fn raise_counter(conn: &mut AnyConnection, key: &str) -> Result<i64> {
+    get_or_init_setting(conn, key, || "0".to_string())?;
+    diesel::update(settings::table.find(key))
+        .set(
+            settings::value.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
+                "CAST(CAST(\"value\" AS BIGINT) + 1 AS TEXT)",
+            )),
+        )
+        .execute(conn)?;
+    counter(conn, key)
+}
+
 /// Removes the setting `key`; true when there was one.
 pub fn delete_setting(conn: &mut AnyConnection, key: &str) -> Result<bool> {
     Ok(diesel::delete(settings::table.find(key)).execute(conn)? > 0)

@@ -5,11 +5,9 @@
 //! only when it moved, and a version tells an older read from a newer one.
 
 use diesel::Connection;
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Limits;
-use crate::db::schema::settings;
 use crate::db::{self, AnyConnection};
 use crate::error::{Error, Result};
 
@@ -36,9 +34,7 @@ pub fn load_stored(conn: &mut AnyConnection) -> Result<Option<StoredLimits>> {
 
 /// The version of the stored limits: 0 until an administrator first changes them.
 pub fn stored_version(conn: &mut AnyConnection) -> Result<i64> {
-    Ok(db::get_setting(conn, VERSION_KEY)?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
+    db::counter(conn, VERSION_KEY)
 }
 
 /// The version of the stored limits and the limits, read in that order: the
@@ -53,15 +49,7 @@ pub fn load_versioned(conn: &mut AnyConnection) -> Result<(i64, Option<StoredLim
 /// its row lock makes concurrent changes on PostgreSQL take turns, so each
 /// gets its own version and the last to commit has the highest.
 fn next_version(conn: &mut AnyConnection) -> Result<i64> {
-    db::get_or_init_setting(conn, VERSION_KEY, || "0".to_string())?;
-    diesel::update(settings::table.find(VERSION_KEY))
-        .set(
-            settings::value.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
-                "CAST(CAST(\"value\" AS BIGINT) + 1 AS TEXT)",
-            )),
-        )
-        .execute(conn)?;
-    stored_version(conn)
+    db::raise_counter(conn, VERSION_KEY)
 }
 
 /// Stores `stored` (`None`: forgets the stored limits, so the configuration's apply);

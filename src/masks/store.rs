@@ -80,6 +80,6 @@ pub fn replace(
                 ))
                 .execute(conn)?;
         }
-        Ok(())
+        crate::catalog::note_change(conn)
     })
 }

@@ -10,6 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use casbin::{CoreApi, Enforcer};
 use serde::Serialize;
 
+use super::memo::{self, DecisionMemo};
 use super::rules::Rule;
 
 /// The answer to one request. `rule` is the CSV line that decided it, when one did.
@@ -57,6 +58,8 @@ pub struct Engine {
     /// Every `role:…` a link points at, rules or not: a role may matter
     /// beyond the rules (its own rate limits).
     role_targets: Vec<String>,
+    /// Decisions already made; see `memo`.
+    pub(super) memo: DecisionMemo,
 }
 
 impl std::fmt::Debug for Engine {
@@ -75,7 +78,8 @@ impl Engine {
     /// May a caller holding `identities` (see `principal_identities`) do `action` to
     /// `object`? `groups_of_object` adds groups the rule set may not link yet, such as the
     /// owning org of a dataset being published. Allowed when some identity is allowed and
-    /// none denied; anything else, including an engine failure, is a deny.
+    /// none denied; anything else, including an engine failure, is a deny. A repeat of a
+    /// request this engine decided before is answered from its memo.
     pub fn decide(
         &self,
         identities: &[String],
@@ -83,8 +87,15 @@ impl Engine {
         groups_of_object: &[String],
         action: &str,
     ) -> Decision {
-        self.explain(identities, object, groups_of_object, action)
-            .decision
+        let key = memo::key(identities, object, groups_of_object, action);
+        if let Some(decision) = self.memo.get(&key) {
+            return decision;
+        }
+        let decision = self
+            .explain(identities, object, groups_of_object, action)
+            .decision;
+        self.memo.put(key, &decision);
+        decision
     }
 
     /// `decide`, plus the expanded identities and objects and every matching rule.

@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, MemoryAdapter, Model};
 
 use crate::policy::adapter::{DbAdapter, rules_of_model};
+use crate::policy::memo::DecisionMemo;
 
 use super::actions::ActionEnforcers;
 use super::{Engine, panic_text};
@@ -127,6 +128,7 @@ impl Engine {
             sub_targets,
             obj_targets,
             role_targets,
+            memo: DecisionMemo::default(),
         })
     }
 

@@ -11,6 +11,7 @@ pub mod cases;
 pub mod edits;
 mod engine;
 mod error;
+mod memo;
 mod rules;
 mod shared;
 pub mod simulate;

@@ -7,6 +7,7 @@
 mod access;
 mod audit;
 mod catalog;
+mod catalog_cache;
 mod config;
 mod copy;
 mod durability;

@@ -4,11 +4,12 @@
 use actix_web::HttpResponse;
 use actix_web::http::header::CONTENT_TYPE;
 
-use super::resolve::{authorize_view, target};
+use super::resolve::{Lookup, authorize_view, target};
 use super::rows::{budget_for, limits};
 use crate::api::state::AppState;
 use crate::audit::Note;
 use crate::auth::Principal;
+use crate::catalog::CatalogCache;
 use crate::data::cursor::CursorKey;
 use crate::data::mask::MaskKey;
 use crate::data::plan::{Limits, check_limit, plan_rows};
@@ -43,6 +44,7 @@ pub(super) async fn run_page(
         backend: state.db.backend(),
         engine: state.policy.current(),
         cache: std::sync::Arc::clone(&state.result_cache),
+        catalog: std::sync::Arc::clone(&state.catalog),
         principal,
         meter,
         slug,
@@ -88,6 +90,7 @@ struct PageContext {
     backend: Backend,
     engine: std::sync::Arc<Engine>,
     cache: std::sync::Arc<ResultCache>,
+    catalog: std::sync::Arc<CatalogCache>,
     principal: Principal,
     meter: Option<Meter>,
     slug: String,
@@ -96,16 +99,19 @@ struct PageContext {
 
 impl PageContext {
     fn read(&self, conn: &mut AnyConnection, query: &RowsQuery) -> Result<Page> {
-        let (_dataset, version, view, grant) = authorize_view(
+        let readable = authorize_view(
             conn,
-            &self.engine,
+            Lookup {
+                catalog: &self.catalog,
+                engine: &self.engine,
+            },
             &self.principal,
             &self.note,
             &self.slug,
             Action::DataQuery,
             query,
         )?;
-        let budget = budget_for(self.meter.clone(), grant)?;
+        let budget = budget_for(self.meter.clone(), readable.quota)?;
         // A row quota shortens the page to what is left of it, and a byte
         // quota to the rows whose bytes fit; the cursor goes on.
         let left = match &budget {
@@ -124,9 +130,9 @@ impl PageContext {
             }
             None => query,
         };
-        let restriction = view.restriction(&self.mask_key);
+        let restriction = readable.view.restriction(&self.mask_key);
         let plan = plan_rows(
-            target(&version, self.backend, &restriction),
+            target(&readable.version, self.backend, &restriction),
             query,
             self.format,
             Some(self.limits),

@@ -2,17 +2,19 @@
 //! version, with the policy decision applied: a dataset the caller may not
 //! see answers exactly like one that does not exist.
 
+use std::sync::Arc;
+
 use crate::access::{self, GrantCheck};
 use crate::audit::Note;
 use crate::auth::Principal;
-use crate::catalog::{self, DatasetRecord, DatasetSlug, Tier, VersionRecord};
+use crate::catalog::{self, CatalogCache, DatasetRecord, DatasetSlug, Tier, VersionRecord};
 use crate::data::plan::{Restriction, Target};
 use crate::data::sql::Dialect;
 use crate::data::{Redact, RowsQuery};
 use crate::db::{AnyConnection, Backend};
 use crate::error::{Error, Result};
 use crate::fair_use::GrantQuota;
-use crate::masks::{self, GrantScope, View, Viewer};
+use crate::masks::{self, GrantScope, Owner, View, Viewer};
 use crate::policy::{self, Action, DatasetRef, Engine};
 
 fn not_found(slug: &str) -> Error {
@@ -67,25 +69,39 @@ pub fn authorize(
     slug: &str,
     action: Action,
 ) -> Result<DatasetRecord> {
-    authorize_granted(conn, engine, principal, note, slug, action).map(|(dataset, _)| dataset)
+    note_target(note, slug, action);
+    let parsed = DatasetSlug::parse(slug).map_err(|_| not_found(slug))?;
+    let dataset = catalog::find_dataset(conn, &parsed)?.ok_or_else(|| not_found(slug))?;
+    decide(conn, engine, principal, note, slug, &dataset, action)?;
+    Ok(dataset)
 }
 
-/// `authorize`, also naming the grant that allowed the action when no rule did.
-fn authorize_granted(
+/// Notes the dataset and action a request is about before anything is decided, so that
+/// even a refusal's record names them.
+fn note_target(note: &Note, slug: &str, action: Action) {
+    note.update(|d| {
+        d.dataset = Some(shown(slug));
+        d.action = Some(action.as_str().to_string());
+    });
+}
+
+/// The slug as the audit log shows it: a hostile one is cut short.
+fn shown(slug: &str) -> String {
+    slug.chars().take(80).collect()
+}
+
+/// Whether `principal` may do `action` on `dataset`, the grant that allows it when no
+/// rule does; the decision and its rule go into the audit notes.
+fn decide(
     conn: &mut AnyConnection,
     engine: &Engine,
     principal: &Principal,
     note: &Note,
     slug: &str,
+    dataset: &DatasetRecord,
     action: Action,
-) -> Result<(DatasetRecord, Option<access::Grant>)> {
-    let shown: String = slug.chars().take(80).collect();
-    note.update(|d| {
-        d.dataset = Some(shown.clone());
-        d.action = Some(action.as_str().to_string());
-    });
-    let parsed = DatasetSlug::parse(slug).map_err(|_| not_found(slug))?;
-    let dataset = catalog::find_dataset(conn, &parsed)?.ok_or_else(|| not_found(slug))?;
+) -> Result<Option<access::Grant>> {
+    let shown = shown(slug);
     let ids = policy::identities(principal);
     let target = DatasetRef {
         slug: &dataset.slug,
@@ -122,7 +138,7 @@ fn authorize_granted(
                     "allow",
                     &format!("grant:{}", grant.id),
                 );
-                return Ok((dataset, Some(grant)));
+                return Ok(Some(grant));
             }
             GrantCheck::Lapsed(grant) => {
                 note.decision(
@@ -131,53 +147,63 @@ fn authorize_granted(
                     "deny",
                     &format!("grant:{}", grant.id),
                 );
-                return Err(lapsed(&dataset, &grant));
+                return Err(lapsed(dataset, &grant));
             }
             GrantCheck::None => {}
         }
     }
     note.decision(&shown, action.as_str(), effect, &rule);
     match (decision.allowed, visible) {
-        (true, _) => Ok((dataset, None)),
-        (false, true) => Err(denied(principal, &dataset, action)),
+        (true, _) => Ok(None),
+        (false, true) => Err(denied(principal, dataset, action)),
         (false, false) => Err(not_found(slug)),
     }
 }
 
-/// The dataset and its current version, for reading rows, and the grant that
-/// allowed it when no rule did.
-fn authorize_rows(
-    conn: &mut AnyConnection,
-    engine: &Engine,
-    principal: &Principal,
-    note: &Note,
-    slug: &str,
-    action: Action,
-) -> Result<(DatasetRecord, VersionRecord, Option<access::Grant>)> {
-    let (dataset, grant) = authorize_granted(conn, engine, principal, note, slug, action)?;
-    let version = catalog::current_version(conn, &dataset)?.ok_or_else(|| {
-        Error::conflict(format!(
-            "dataset '{}' has no data yet; its publisher uploads it with PUT /v1/datasets/{}/data",
-            dataset.slug, dataset.slug
-        ))
-    })?;
-    Ok((dataset, version, grant))
+fn no_data(dataset: &DatasetRecord) -> Error {
+    Error::conflict(format!(
+        "dataset '{}' has no data yet; its publisher uploads it with PUT /v1/datasets/{}/data",
+        dataset.slug, dataset.slug
+    ))
 }
 
-/// The dataset, its current version, what the caller sees of it (masks and
-/// row filters) and the daily row quota of the grant it reads under, if any.
-/// The query's audit text is noted again once the view is known, with only
-/// the values compared against protected columns left out.
+/// A dataset's current version as a caller may read it.
+pub struct Readable {
+    pub version: Arc<VersionRecord>,
+    /// What the caller sees of it: masks and row filters.
+    pub view: View,
+    /// The daily row quota of the grant the caller reads under, if any.
+    pub quota: Option<GrantQuota>,
+}
+
+/// What a read of rows is decided on: the catalog as this instance keeps it and the
+/// rules in force.
+pub struct Lookup<'a> {
+    pub catalog: &'a CatalogCache,
+    pub engine: &'a Engine,
+}
+
+/// The current version of the dataset behind `slug`, what `principal` sees of it and
+/// the grant quota it reads under. The query's audit text is noted again once the view
+/// is known, with only the values compared against protected columns left out.
 pub fn authorize_view(
     conn: &mut AnyConnection,
-    engine: &Engine,
+    lookup: Lookup<'_>,
     principal: &Principal,
     note: &Note,
     slug: &str,
     action: Action,
     query: &RowsQuery,
-) -> Result<(DatasetRecord, VersionRecord, View, Option<GrantQuota>)> {
-    let (dataset, version, grant) = authorize_rows(conn, engine, principal, note, slug, action)?;
+) -> Result<Readable> {
+    note_target(note, slug, action);
+    let parsed = DatasetSlug::parse(slug).map_err(|_| not_found(slug))?;
+    let entry = lookup
+        .catalog
+        .entry(conn, &parsed)?
+        .ok_or_else(|| not_found(slug))?;
+    let dataset = &entry.dataset;
+    let grant = decide(conn, lookup.engine, principal, note, slug, dataset, action)?;
+    let version = entry.version.clone().ok_or_else(|| no_data(dataset))?;
     let quota = grant.as_ref().and_then(|g| {
         let rows = u64::try_from(g.row_quota?).ok()?;
         Some(GrantQuota {
@@ -191,10 +217,22 @@ pub fn authorize_view(
         columns: g.columns,
         row_filter: g.row_filter,
     });
-    let view = masks::view_for(conn, &dataset, &version.columns, &viewer)?;
+    let view = masks::decide(
+        &viewer,
+        &Owner {
+            org: &dataset.organization,
+            sensitive: &dataset.sensitive_columns,
+        },
+        &version.columns,
+        &entry.rules,
+    );
     let protected = view.protected();
     note.update(|d| d.query = Some(query.audit_text_redacting(Redact::Columns(&protected))));
-    Ok((dataset, version, view, quota))
+    Ok(Readable {
+        version,
+        view,
+        quota,
+    })
 }
 
 pub fn target<'a>(

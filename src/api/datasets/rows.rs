@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::resolve::{authorize_view, target};
+use super::resolve::{Lookup, authorize_view, target};
 use crate::api::fair_use::meter_of;
 use crate::api::state::AppState;
 use crate::audit::{Note, StreamOutcome};
@@ -289,6 +289,7 @@ pub async fn export_rows(
     let mask_key = state.mask_key.clone();
     let backend = state.db.backend();
     let engine = state.policy.current();
+    let catalog = std::sync::Arc::clone(&state.catalog);
     let slug = slug.into_inner();
     let plan_slug = slug.clone();
     let plan_note = note.clone();
@@ -296,19 +297,22 @@ pub async fn export_rows(
     let (plan, budget) = state
         .db
         .run(move |conn| {
-            let (_dataset, version, view, grant) = authorize_view(
+            let readable = authorize_view(
                 conn,
-                &engine,
+                Lookup {
+                    catalog: &catalog,
+                    engine: &engine,
+                },
                 &principal,
                 &plan_note,
                 &plan_slug,
                 Action::DataExport,
                 &query,
             )?;
-            let budget = budget_for(meter, grant)?;
-            let restriction = view.restriction(&mask_key);
+            let budget = budget_for(meter, readable.quota)?;
+            let restriction = readable.view.restriction(&mask_key);
             plan_rows(
-                target(&version, backend, &restriction),
+                target(&readable.version, backend, &restriction),
                 &query,
                 format,
                 None,
