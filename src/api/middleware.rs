@@ -34,17 +34,19 @@ fn sane(v: &HeaderValue) -> Option<String> {
     ok.then(|| s.to_string())
 }
 
+/// A random id shaped like a UUID (8-4-4-4-12 lowercase hex digits).
 fn generate() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes: [u8; 16] = rand::random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        hex.get(0..8).unwrap_or(""),
-        hex.get(8..12).unwrap_or(""),
-        hex.get(12..16).unwrap_or(""),
-        hex.get(16..20).unwrap_or(""),
-        hex.get(20..32).unwrap_or("")
-    )
+    let mut id = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            id.push('-');
+        }
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    id
 }
 
 pub fn request_id_of(req: &HttpRequest) -> Option<String> {
@@ -371,4 +373,19 @@ async fn record(
         record_export_end(writer.clone(), draft.clone(), record, done, metrics);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_generated_request_id_is_shaped_like_a_uuid() {
+        let id = super::generate();
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        assert!(
+            id.chars()
+                .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_ne!(id, super::generate());
+    }
 }
