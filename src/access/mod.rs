@@ -7,13 +7,15 @@
 pub mod explain;
 mod grants;
 mod requests;
+mod review;
 mod scope;
 
 pub use grants::{Grant, GrantCheck, check_grant, find_grant, list_grants, revoke_grant};
 pub use requests::{
-    AccessRequest, Approval, NewAccessRequest, RequestFilter, RequestStatus, approve, create, find,
-    list_requests, reject, withdraw,
+    AccessRequest, Approval, NewAccessRequest, RequestFilter, RequestStatus, create, find,
+    list_requests,
 };
+pub use review::{approve, reject, withdraw};
 pub use scope::check_columns;
 
 /// Longest access a request may ask for or an approval may give, in days.

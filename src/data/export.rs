@@ -7,10 +7,10 @@ use diesel::connection::DefaultLoadingMode;
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 
+use super::format::Format;
 use super::plan::Plan;
 use super::read::{RowOnly, install_masks, sql_error};
 use super::render;
-use super::request::Format;
 use super::store::{pg_query, sqlite_query};
 use crate::db::{AnyConnection, Db};
 use crate::error::{Error, Result};

@@ -8,6 +8,7 @@ mod copy_in;
 pub mod csv;
 pub mod cursor;
 mod export;
+pub mod format;
 pub mod import;
 pub mod mask;
 pub mod plan;
@@ -21,9 +22,10 @@ pub mod sql;
 pub(crate) mod store;
 pub mod types;
 
+pub use format::Format;
 pub use import::{ImportProgress, NoProgress, import_file};
 pub use query_record::{REDACTED, Redact};
-pub use request::{Aggregate, AggregateFn, Direction, Format, OrderItem, QueryBody, RowsQuery};
+pub use request::{Aggregate, AggregateFn, Direction, OrderItem, QueryBody, RowsQuery};
 
 /// Drops version tables that no dataset points to: what an import that
 /// crashed or was killed left behind. Run at start, before serving.

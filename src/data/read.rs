@@ -7,9 +7,9 @@ use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::Sqlite;
 
 use super::cursor::CursorKey;
+use super::format::Format;
 use super::plan::{Plan, Statement, next_cursor};
 use super::render;
-use super::request::Format;
 use super::result_cache::{ResultCache, Rows};
 use super::store::{pg_query, sqlite_query};
 use crate::db::AnyConnection;

@@ -3,8 +3,9 @@
 //! engine ready to send and are never re-encoded in Rust. JSON keys are
 //! bound values; identifiers go through `push_ident`.
 
+use super::format::Format;
 use super::mask::Protection;
-use super::request::{AggregateFn, Format};
+use super::request::AggregateFn;
 use super::sql::{Dialect, SqlBuilder};
 use super::types::ColumnType;
 

@@ -4,8 +4,9 @@
 use super::{
     Limits, Plan, Target, Use, check_limit, mask_key, push_direction, push_where, restricted_column,
 };
+use crate::data::format::Format;
 use crate::data::render::{self, Field, Source};
-use crate::data::request::{Aggregate, AggregateFn, Direction, Format, RowsQuery};
+use crate::data::request::{Aggregate, AggregateFn, Direction, RowsQuery};
 use crate::data::sql::SqlBuilder;
 use crate::data::types::{ColumnType, Value};
 use crate::error::{Error, Result};

@@ -10,10 +10,11 @@ mod restrict;
 pub use restrict::{Restriction, Use};
 
 use crate::data::cursor::{self, CursorKey, CursorPayload};
+use crate::data::format::Format;
 use crate::data::mask::MaskKey;
 use crate::data::query::{Expr, MAX_FILTER_VALUES, columns_used, write_filter};
 use crate::data::render::{self, Field};
-use crate::data::request::{Direction, Format, OrderItem, RowsQuery};
+use crate::data::request::{Direction, OrderItem, RowsQuery};
 use crate::data::sql::{Dialect, SqlBuilder};
 use crate::data::store::ROW_COLUMN;
 use crate::data::types::{Column, Value};
