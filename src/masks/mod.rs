@@ -32,15 +32,26 @@ pub fn view_for(
     viewer: &Viewer,
 ) -> Result<View> {
     let (rules, _) = store::load(conn, dataset.id)?;
-    Ok(decide(
+    Ok(view_under(dataset, columns, viewer, &rules))
+}
+
+/// What `viewer` sees of `dataset`'s version with `columns`, under `rules`
+/// already read.
+pub fn view_under(
+    dataset: &DatasetRecord,
+    columns: &[Column],
+    viewer: &Viewer,
+    rules: &[RoleRules],
+) -> View {
+    decide(
         viewer,
         &Owner {
             org: &dataset.organization,
             sensitive: &dataset.sensitive_columns,
         },
         columns,
-        &rules,
-    ))
+        rules,
+    )
 }
 
 /// The stored rules of `dataset`.

@@ -14,7 +14,7 @@ use crate::data::{Redact, RowsQuery};
 use crate::db::{AnyConnection, Backend};
 use crate::error::{Error, Result};
 use crate::fair_use::GrantQuota;
-use crate::masks::{self, GrantScope, Owner, View, Viewer};
+use crate::masks::{self, GrantScope, View, Viewer};
 use crate::policy::{self, Action, DatasetRef, Engine};
 
 fn not_found(slug: &str) -> Error {
@@ -217,15 +217,7 @@ pub fn authorize_view(
         columns: g.columns,
         row_filter: g.row_filter,
     });
-    let view = masks::decide(
-        &viewer,
-        &Owner {
-            org: &dataset.organization,
-            sensitive: &dataset.sensitive_columns,
-        },
-        &version.columns,
-        &entry.rules,
-    );
+    let view = masks::view_under(dataset, &version.columns, &viewer, &entry.rules);
     let protected = view.protected();
     note.update(|d| d.query = Some(query.audit_text_redacting(Redact::Columns(&protected))));
     Ok(Readable {
