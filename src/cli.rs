@@ -7,19 +7,21 @@ mod audit;
 mod config;
 mod copy;
 mod policy;
+mod progress;
 mod token;
+mod welcome;
 
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::catalog::{self, DatasetSlug, NewDataset, Tier};
 use crate::config::Settings;
-use crate::data::ImportProgress;
 use crate::data::import::{ImportSource, import_file};
 use crate::error::{Error, Result};
 use crate::startup::{Application, open_database};
+use progress::TerminalProgress;
+use welcome::{DemoTokens, print_welcome};
 
 #[derive(Debug, Parser)]
 #[command(name = "kaifang", version, about = "Public data sharing gateway")]
@@ -292,128 +294,5 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<()> {
             );
             Ok(())
         }
-    }
-}
-
-/// The tokens `serve --demo` signs for a newcomer.
-struct DemoTokens {
-    admin: String,
-    user: String,
-    /// A reviewer of the census sample's organisation.
-    reviewer: String,
-}
-
-fn print_welcome(settings: &Settings, port: u16, demo_tokens: Option<&DemoTokens>) {
-    let host = settings
-        .bind
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or("127.0.0.1");
-    let host = if host == "0.0.0.0" || host == "[::]" {
-        "127.0.0.1"
-    } else {
-        host
-    };
-    let base = format!("http://{host}:{port}");
-    println!("Kaifang is listening on {base}");
-    println!("  API docs:     {base}/docs/");
-    println!("  datasets:     curl '{base}/v1/datasets'");
-    println!(
-        "  query:        curl '{base}/v1/datasets/nyc-flights-2013/rows?filter=carrier%20%3D%20%27UA%27&limit=5'"
-    );
-    println!(
-        "  export:       curl -o flights.csv '{base}/v1/datasets/nyc-flights-2013/export?format=csv'"
-    );
-    println!(
-        "  masked:       curl '{base}/v1/datasets/faa-planes-nyc-2013/rows?select=tailnum,manufacturer&limit=3'   (tailnum is masked outside us-faa)"
-    );
-    if let Some(t) = demo_tokens {
-        println!("  tokens signed with a secret made for this run, valid 12 hours:");
-        println!("    admin:      {}", t.admin);
-        println!("    registered: {}", t.user);
-        println!("    reviewer:   {}  (us-census-bureau)", t.reviewer);
-        println!(
-            "  conditional:  the census sample answers 403 to the registered token until its reviewer approves a request:"
-        );
-        println!(
-            "    curl -X POST -H 'Authorization: Bearer <registered token>' -H 'Content-Type: application/json' '{base}/v1/datasets/us-census-acs-2012-sample/access-requests' -d '{{\"purpose\": \"commuting study for the transport plan\", \"duration_days\": 30, \"accept_terms\": true}}'"
-        );
-        println!(
-            "    curl -H 'Authorization: Bearer <reviewer token>' '{base}/v1/access-requests?status=pending'"
-        );
-        println!(
-            "    curl -X POST -H 'Authorization: Bearer <reviewer token>' -H 'Content-Type: application/json' '{base}/v1/access-requests/<id>/approve' -d '{{}}'"
-        );
-        println!(
-            "  publish:      curl -X PUT -H 'Authorization: Bearer <admin token>' -H 'Content-Type: text/csv' --data-binary @file.csv '{base}/v1/datasets/<slug>/data'"
-        );
-        println!(
-            "  audit log:    curl -H 'Authorization: Bearer <admin token>' '{base}/v1/admin/audit'"
-        );
-    }
-}
-
-/// A terminal progress bar with rows per second.
-struct TerminalProgress {
-    bar: ProgressBar,
-    loading: bool,
-}
-
-impl TerminalProgress {
-    fn new() -> Self {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} checking {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        TerminalProgress {
-            bar,
-            loading: false,
-        }
-    }
-
-    fn finish(&self) {
-        self.bar.finish();
-    }
-}
-
-impl ImportProgress for TerminalProgress {
-    fn scanned(&mut self, bytes: u64, rows: u64) {
-        self.bar
-            .set_message(format!("{rows} rows, {} KiB", bytes / 1024));
-        self.bar.tick();
-    }
-
-    fn loading(&mut self, done: u64, total: u64) {
-        if !self.loading {
-            self.loading = true;
-            self.bar.set_length(total);
-            self.bar.set_style(
-                ProgressStyle::with_template(
-                    "loading [{bar:40}] {pos}/{len} rows ({per_sec}, {eta} left)",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            self.bar.reset_elapsed();
-        }
-        self.bar.set_position(done);
-    }
-
-    fn indexing(&mut self, columns: &[String]) {
-        let elapsed = self.bar.elapsed().as_secs_f64();
-        let rows = self.bar.position();
-        if elapsed > 0.0 {
-            self.bar.println(format!(
-                "loaded {rows} rows in {elapsed:.2}s ({:.0} rows/s)",
-                rows as f64 / elapsed
-            ));
-        }
-        self.bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        self.bar
-            .set_message(format!("indexing {}", columns.join(", ")));
     }
 }

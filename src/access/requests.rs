@@ -55,13 +55,17 @@ impl RequestStatus {
 #[serde(deny_unknown_fields)]
 pub struct NewAccessRequest {
     /// What the data is for, 10 to 2,000 characters; the reviewer reads it.
-    #[schema(example = "Study of commute times and income for a master thesis")]
+    #[schema(
+        example = "Study of commute times and income for a master thesis",
+        min_length = 10,
+        max_length = 2000
+    )]
     pub purpose: String,
     /// Columns wanted; omit for all.
     #[schema(example = json!(["income", "time_to_work", "hrs_work"]))]
     pub columns: Option<Vec<String>>,
     /// Days of access wanted, 1 to 366.
-    #[schema(example = 90)]
+    #[schema(example = 90, minimum = 1, maximum = 366)]
     pub duration_days: i32,
     /// Must be true: the applicant accepts the dataset's terms of use (its licence).
     #[schema(example = true)]
@@ -80,10 +84,10 @@ pub struct Approval {
     #[schema(example = "age >= 18")]
     pub row_filter: Option<String>,
     /// Days granted, at most those requested; omit to grant what was asked.
-    #[schema(example = 60)]
+    #[schema(example = 60, minimum = 1, maximum = 366)]
     pub duration_days: Option<i32>,
     /// Most rows the grantee may receive under this grant per day.
-    #[schema(example = 10000)]
+    #[schema(example = 10000, minimum = 1)]
     pub row_quota: Option<i64>,
     /// Note to the applicant.
     #[schema(example = "Approved for the thesis; income only with hours.")]

@@ -69,8 +69,12 @@ pub struct ApprovedRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
-    /// Why, in plain words; the applicant or grantee reads it.
-    #[schema(example = "the purpose does not need personal income data")]
+    /// Why, in plain words, 1 to 2,000 characters; the applicant or grantee reads it.
+    #[schema(
+        example = "the purpose does not need personal income data",
+        min_length = 1,
+        max_length = 2000
+    )]
     pub reason: String,
 }
 

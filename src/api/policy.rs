@@ -63,10 +63,18 @@ pub(crate) async fn commit(
 #[serde(deny_unknown_fields)]
 pub struct RuleEdit {
     /// 1 to 1,000 rules.
-    #[schema(example = json!([{"kind": "allow", "sub": "role:researcher", "obj": "tier:conditional", "act": "data:query"}]))]
+    #[schema(
+        example = json!([{"kind": "allow", "sub": "role:researcher", "obj": "tier:conditional", "act": "data:query"}]),
+        min_items = 1,
+        max_items = 1000
+    )]
     pub rules: Vec<Rule>,
-    /// Why; kept with the revision.
-    #[schema(example = "researchers may query conditional data")]
+    /// Why, 1 to 500 characters; kept with the revision.
+    #[schema(
+        example = "researchers may query conditional data",
+        min_length = 1,
+        max_length = 500
+    )]
     pub reason: String,
     /// Roles (without `role:`) these rules introduce; any other unknown role is refused as
     /// a likely typo.
@@ -342,8 +350,12 @@ pub async fn get_policy_revision(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
-    /// Why; kept with the new revision.
-    #[schema(example = "undo the researcher grant")]
+    /// Why, 1 to 500 characters; kept with the new revision.
+    #[schema(
+        example = "undo the researcher grant",
+        min_length = 1,
+        max_length = 500
+    )]
     pub reason: String,
 }
 

@@ -35,8 +35,12 @@ pub struct SetRoles {
     /// removes every assignment.
     #[schema(example = json!(["auditor"]))]
     pub roles: Vec<String>,
-    /// Why; kept with the policy revision the change makes.
-    #[schema(example = "alice joins the audit team")]
+    /// Why, 1 to 500 characters; kept with the policy revision the change makes.
+    #[schema(
+        example = "alice joins the audit team",
+        min_length = 1,
+        max_length = 500
+    )]
     pub reason: String,
 }
 

@@ -237,3 +237,7 @@ fn camel(tag: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;

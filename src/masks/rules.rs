@@ -100,7 +100,10 @@ pub struct RoleRules {
 ]}))]
 pub struct ColumnRulesEdit {
     /// One entry per role, at most 200; an empty list removes every rule.
-    #[schema(example = json!([{"role": "researcher", "columns": {"income": "show", "race": "hash"}}]))]
+    #[schema(
+        example = json!([{"role": "researcher", "columns": {"income": "show", "race": "hash"}}]),
+        max_items = 200
+    )]
     pub rules: Vec<RoleRules>,
 }
 
@@ -125,7 +128,8 @@ pub struct ColumnRules {
     pub updated_by: Option<String>,
 }
 
-const MAX_RULES: usize = 200;
+/// Most role entries the column rules of one dataset may hold.
+pub const MAX_RULES: usize = 200;
 
 /// The rule role names that are identities of their own rather than roles.
 pub const PSEUDO_ROLES: [&str; 2] = ["anonymous", "registered"];
