@@ -27,6 +27,7 @@ mod recording;
 mod routes;
 pub mod security_headers;
 mod spec;
+mod spec_links;
 pub mod state;
 
 use actix_web::{HttpMessage, HttpRequest, web};

@@ -122,7 +122,7 @@ pub fn openapi() -> Document {
     // so they run again over the complete document.
     let mut doc = doc;
     ProblemResponses.modify(&mut doc);
-    describe_nullable_references(name_union_members(doc))
+    super::spec_links::add_links(describe_nullable_references(name_union_members(doc)))
 }
 
 /// Gives each inline member of a tagged union (`Expr`, `Rule`) a component of its own,
