@@ -14,9 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use diesel::Connection;
-
-use super::chain::{ChainHead, GENESIS, seal};
+use super::chain::{ChainHead, GENESIS};
 use super::checkpoint::{Checkpoint, CheckpointKey};
 use super::record::AuditRecord;
 use super::store;
@@ -25,7 +23,10 @@ use crate::db::AnyConnection;
 use crate::error::{Error, Result};
 use checkpoints::unlogged_tail;
 
+mod batch;
 mod checkpoints;
+
+use batch::{Gather, drain};
 
 /// Most records sealed and committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -231,24 +232,21 @@ fn run(
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        stats.queued.fetch_sub(1, Ordering::Relaxed);
         let mut batch = vec![first];
-        // Under load, more records arrive while a batch forms: sleeping
-        // briefly once, then taking all that came, makes fewer and larger
-        // commits (each writes its pages and syncs once) without waking this
-        // thread for every record. A lone request is not kept waiting.
-        if busy {
-            std::thread::sleep(LINGER);
-        }
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let taken = i64::try_from(batch.len()).unwrap_or(i64::MAX);
-        stats.queued.fetch_sub(taken, Ordering::Relaxed);
-        busy = batch.len() > 1;
-        let flushes = state.commit(batch, &stats);
+        batch.extend(drain(&rx, MAX_BATCH - 1, &stats));
+        // Under load, more records arrive while a batch forms: the batch stays
+        // open for LINGER and takes them as they come, inserting each lot at
+        // once, so that fewer and larger commits are made (each writes its
+        // pages and syncs once) and what is left at the end is little more
+        // than the sync. A lone request is not kept waiting.
+        let gather = busy.then(|| Gather {
+            rx: &rx,
+            until: Instant::now() + LINGER,
+        });
+        let committed = state.commit(batch, &stats, gather);
+        busy = committed.records > 1;
+        let flushes = committed.flushes;
         state.maybe_checkpoint();
         if !flushes.is_empty() {
             if state.since_cp > 0 {
@@ -273,67 +271,6 @@ fn run(
 }
 
 impl State {
-    /// Commits the records of `batch` and answers its pings; returns its flush requests,
-    /// to answer once the records are sealed.
-    fn commit(&mut self, batch: Vec<Job>, stats: &WriterStats) -> Vec<Reply> {
-        let started = Instant::now();
-        let mut head = ChainHead {
-            chain: self.head.chain.clone(),
-            seq: self.head.seq,
-            hash: self.head.hash.clone(),
-        };
-        let mut records = Vec::with_capacity(batch.len());
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut flushes = Vec::new();
-        let mut pings = Vec::new();
-        for job in batch {
-            match job {
-                Job::Record(mut record, reply) => {
-                    seal(&mut head, &mut record);
-                    records.push(*record);
-                    replies.push(reply);
-                }
-                Job::Flush(reply) => flushes.push(reply),
-                Job::Ping(reply) => pings.push(reply),
-            }
-        }
-        if records.is_empty() {
-            let last = if stats.failing.load(Ordering::SeqCst) {
-                Err("no audit record could be committed since".to_string())
-            } else {
-                Ok(())
-            };
-            for reply in pings {
-                let _ = reply.send(last.clone());
-            }
-            return flushes;
-        }
-        let count = records.len();
-        let result = self
-            .conn
-            .transaction::<_, Error, _>(|c| store::insert_records(c, records));
-        let outcome = match result {
-            Ok(()) => {
-                self.since_cp += i64::try_from(count).unwrap_or(i64::MAX);
-                self.head = head;
-                self.wal_since.get_or_insert_with(Instant::now);
-                Ok(())
-            }
-            Err(e) => {
-                self.recover();
-                Err(e.to_string())
-            }
-        };
-        stats.failing.store(outcome.is_err(), Ordering::SeqCst);
-        stats.commit_seconds.observe_duration(started.elapsed());
-        stats.batch_sizes.observe(count as f64);
-        for reply in replies.into_iter().flatten().chain(pings) {
-            // A request that stopped waiting needs no answer.
-            let _ = reply.send(outcome.clone());
-        }
-        flushes
-    }
-
     /// Copies the WAL back into the log's file once the oldest commit not yet
     /// copied is `WAL_CHECKPOINT_AFTER` old. A failure is retried at the next
     /// batch; the commits themselves are durable in the WAL meanwhile.
