@@ -64,23 +64,15 @@ struct ProblemResponses;
 
 impl Modify for ProblemResponses {
     fn modify(&self, doc: &mut Document) {
-        for item in doc.paths.paths.values_mut() {
-            let ops = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for op in ops.into_iter().flatten() {
-                // Every operation can fail inside the server.
-                op.responses
-                    .responses
-                    .entry("500".to_string())
-                    .or_insert_with(|| {
-                        RefOr::T(Response::new("The server failed; quote the request id"))
-                    });
-                op.responses
+        for op in operations_mut(doc) {
+            // Every operation can fail inside the server.
+            op.responses
+                .responses
+                .entry("500".to_string())
+                .or_insert_with(|| {
+                    RefOr::T(Response::new("The server failed; quote the request id"))
+                });
+            op.responses
                     .responses
                     .entry("429".to_string())
                     .or_insert_with(|| {
@@ -88,27 +80,43 @@ impl Modify for ProblemResponses {
                             "Over the caller's rate limit, or (queries and exports) a daily quota used up; retry after the seconds in Retry-After",
                         ))
                     });
-                op.responses
-                    .responses
-                    .entry("503".to_string())
-                    .or_insert_with(|| {
-                        RefOr::T(Response::new("The database is unavailable; retry shortly"))
-                    });
-                for (status, response) in op.responses.responses.iter_mut() {
-                    let is_error = status.starts_with('4') || status.starts_with('5');
-                    if let (true, RefOr::T(response)) = (is_error, response) {
-                        response.content.clear();
-                        response.content.insert(
-                            PROBLEM_JSON.to_string(),
-                            RefOr::T(Content::new(Some(utoipa::openapi::Ref::from_schema_name(
-                                "Problem",
-                            )))),
-                        );
-                    }
+            op.responses
+                .responses
+                .entry("503".to_string())
+                .or_insert_with(|| {
+                    RefOr::T(Response::new("The database is unavailable; retry shortly"))
+                });
+            for (status, response) in op.responses.responses.iter_mut() {
+                let is_error = status.starts_with('4') || status.starts_with('5');
+                if let (true, RefOr::T(response)) = (is_error, response) {
+                    response.content.clear();
+                    response.content.insert(
+                        PROBLEM_JSON.to_string(),
+                        RefOr::T(Content::new(Some(utoipa::openapi::Ref::from_schema_name(
+                            "Problem",
+                        )))),
+                    );
                 }
             }
         }
     }
+}
+
+/// Every operation of the document.
+pub(super) fn operations_mut(
+    doc: &mut Document,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+    })
 }
 
 /// The full document, collected from the same registration the server uses.

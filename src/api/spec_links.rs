@@ -24,29 +24,21 @@ const LINKS: [(&str, &str, &str, &str, &str, &str); 11] = [
 
 /// Adds every link of `LINKS` to the success response it starts from.
 pub(super) fn add_links(mut doc: Document) -> Document {
-    for item in doc.paths.paths.values_mut() {
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-        ];
-        for op in ops.into_iter().flatten() {
-            let Some(id) = op.operation_id.clone() else {
+    for op in super::spec::operations_mut(&mut doc) {
+        let Some(id) = op.operation_id.clone() else {
+            continue;
+        };
+        for (from, status, name, to, param, expr) in LINKS {
+            if from != id {
                 continue;
-            };
-            for (from, status, name, to, param, expr) in LINKS {
-                if from != id {
-                    continue;
-                }
-                if let Some(RefOr::T(response)) = op.responses.responses.get_mut(status) {
-                    let link = LinkBuilder::new()
-                        .operation_id(to)
-                        .parameter(param, expr)
-                        .description(format!("`{param}` of {to}"))
-                        .build();
-                    response.links.insert(name.to_owned(), RefOr::T(link));
-                }
+            }
+            if let Some(RefOr::T(response)) = op.responses.responses.get_mut(status) {
+                let link = LinkBuilder::new()
+                    .operation_id(to)
+                    .parameter(param, expr)
+                    .description(format!("`{param}` of {to}"))
+                    .build();
+                response.links.insert(name.to_owned(), RefOr::T(link));
             }
         }
     }
