@@ -83,11 +83,7 @@ impl State {
     ) -> Committed {
         let started = Instant::now();
         let mut taken = Taken {
-            head: ChainHead {
-                chain: self.head.chain.clone(),
-                seq: self.head.seq,
-                hash: self.head.hash.clone(),
-            },
+            head: self.head.clone(),
             records: 0,
             replies: Vec::with_capacity(batch.len()),
             flushes: Vec::new(),
